@@ -28,8 +28,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install kureval with its dependencies
 
-$(DEMO)/study.toml: | $(STAMP)
-	@$(VENV)/bin/kureval demo $(DEMO)
+$(DEMO)/study.toml: $(wildcard src/kureval/study/demo*.py) | $(STAMP)
+	@$(VENV)/bin/kureval demo $(DEMO) --overwrite
 
 data: $(STAMP) ## (re)generate the synthetic demo study in data/raw/demo
 	@$(VENV)/bin/kureval demo $(DEMO) --overwrite
