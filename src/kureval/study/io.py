@@ -1,0 +1,587 @@
+"""Study folder → :class:`~kureval.study.model.Study` (CSV, Excel, SPSS, Parquet).
+
+:func:`read_table` reads one table and types it; :func:`load_study` reads the
+whole folder, runs every check of :mod:`kureval.study.schema` (and any extra
+checks, e.g. instrument item ranges) and raises **one**
+:class:`~kureval.errors.DataError` listing every problem.  No row is removed
+while loading: a bad row is an error, not a silent exclusion.
+
+Row numbers (``_row``) are as a person sees them in the file: CSV line number
+(header = line 1), Excel sheet row, SPSS/Parquet record number + 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kureval.errors import ConfigError, DataError, Problem
+from kureval.study.config import TABLE_EXTENSIONS, StudyConfig, TableConfig, load_config
+from kureval.study.model import Study
+from kureval.study.rules import check_study
+from kureval.study.schema import ABSENT, TABLES, coerce_table, declared_order
+
+__all__ = ["find_table_file", "load_study", "read_table", "summary"]
+
+REGISTER_DIR = "register"
+_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+_HEADER_SCAN_ROWS = 30
+
+
+class _Raw:
+    """A file read as a grid of cells (``frame``, columns 0..k-1; blank rows left
+    out) with each row's number in the file and, for CSV, its number of fields."""
+
+    def __init__(self, frame: pd.DataFrame, numbers: Any, lengths: Any = None):
+        self.frame = frame.reset_index(drop=True)
+        self.numbers: list[int] = np.asarray(numbers, dtype=np.int64).tolist()
+        self.lengths = None if lengths is None else np.asarray(lengths)
+        self.rows = self.frame.iloc[:_HEADER_SCAN_ROWS].to_numpy(dtype=object).tolist()
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _decode(
+    data: bytes, file: str, table: str, cfg: TableConfig, notes: list[str]
+) -> tuple[str | None, list[Problem]]:
+    if cfg.encoding:
+        try:
+            return data.decode(cfg.encoding), []
+        except UnicodeDecodeError as err:
+            line = data[: err.start].count(b"\n") + 1
+            expected = (
+                f"text in the encoding set by encoding = {cfg.encoding!r} in [tables.{table}]; "
+                "remove the setting to let kureval detect UTF-8 or Windows-1252"
+            )
+            return None, [Problem(file, line, None, data[err.start : err.start + 1], expected)]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        notes.append(f"{file} was read as UTF-16 (it has a UTF-16 byte-order mark).")
+        return data.decode("utf-16"), []
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        try:
+            text, used = data.decode("cp1252"), "Windows-1252 (Latin-1)"
+        except UnicodeDecodeError:
+            text, used = data.decode("latin-1"), "Latin-1 (ISO-8859-1)"
+        notes.append(
+            f"{file} is not UTF-8 (first non-UTF-8 byte on line {line}); it was read as {used}. "
+            "Check that å, ä and ö look right, or save the file as UTF-8."
+        )
+        return text, []
+
+
+def _read_csv(
+    path: Path, file: str, table: str, cfg: TableConfig, notes: list[str]
+) -> tuple[_Raw | None, list[Problem]]:
+    text, problems = _decode(path.read_bytes(), file, table, cfg, notes)
+    if text is None:
+        return None, problems
+    delimiter = cfg.delimiter or ","
+    fast = _read_csv_fast(text, delimiter)
+    return (fast, []) if fast is not None else _read_csv_exact(text, file, delimiter)
+
+
+def _read_csv_fast(text: str, delimiter: str) -> _Raw | None:
+    """pandas' C parser; None unless every physical line became one row (no quoted
+    line breaks, no row with more fields than the first), so line numbers are exact."""
+    try:
+        grid = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            header=None,
+            dtype=str,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error):
+        return None
+    n_lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    if len(grid) != n_lines:
+        return None
+    stripped = grid.apply(lambda col: col.str.strip())
+    keep = (stripped != "").any(axis=1).to_numpy()
+    return _Raw(grid.loc[keep], np.flatnonzero(keep) + 1)
+
+
+def _read_csv_exact(text: str, file: str, delimiter: str) -> tuple[_Raw | None, list[Problem]]:
+    """Python's csv module: slower, but counts lines inside quoted fields."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[list[Any]] = []
+    numbers: list[int] = []
+    start = 1
+    try:
+        for record in reader:
+            if record and "".join(record).strip():
+                rows.append(record)
+                numbers.append(start)
+            start = reader.line_num + 1
+    except csv.Error as err:
+        return None, [Problem(file, start, None, None, f"well-formed CSV ({err})")]
+    lengths = [len(r) for r in rows]
+    width = max(lengths, default=0)
+    frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype="str")
+    return _Raw(frame, numbers, lengths), []
+
+
+def _delimiter_problem(raw: _Raw, file: str, table: str, cfg: TableConfig) -> Problem | None:
+    filled = (
+        [c for c in raw.rows[0] if c is not None and c == c and str(c) != ""] if raw.rows else []
+    )
+    if len(filled) != 1:
+        return None
+    header = str(filled[0])
+    expected = cfg.delimiter or ","
+    for d, word in _DELIMITERS.items():
+        if d != expected and d in header:
+            shown = "\\t" if d == "\t" else d
+            return Problem(
+                file,
+                raw.numbers[0],
+                None,
+                header,
+                f"columns separated by {_DELIMITERS.get(expected, repr(expected))} "
+                f"({expected!r}); the file seems to use {word} ({d!r}): set "
+                f'delimiter = "{shown}" in [tables.{table}] of study.toml',
+            )
+    return None
+
+
+# --------------------------------------------------------------------------- Excel, SPSS, Parquet
+
+
+def _read_xlsx(path: Path, file: str, cfg: TableConfig) -> tuple[_Raw | None, list[Problem]]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises many kinds for a broken file
+        expected = f"a readable .xlsx workbook ({type(err).__name__}: {err})"
+        return None, [Problem(file, None, None, None, expected)]
+    try:
+        names, sheet = wb.sheetnames, cfg.sheet
+        if isinstance(sheet, int) and sheet > len(names):
+            expected = f"a sheet position ≤ {len(names)} (sheets: {', '.join(names)})"
+            return None, [Problem(file, None, None, sheet, expected)]
+        if isinstance(sheet, str) and sheet not in names:
+            expected = f"one of the workbook's sheets: {', '.join(names)}"
+            return None, [Problem(file, None, None, sheet, expected)]
+        name = (
+            names[0] if sheet is None else (names[sheet - 1] if isinstance(sheet, int) else sheet)
+        )
+        ws = wb[name]
+        ws.reset_dimensions()  # do not trust the stored sheet size; read every row
+        rows: list[list[Any]] = []
+        numbers: list[int] = []
+        for number, values in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
+            if any(v is not None and str(v).strip() != "" for v in values):
+                rows.append(list(values))
+                numbers.append(number)
+    finally:
+        wb.close()
+    width = max((len(r) for r in rows), default=0)
+    padded = [r + [None] * (width - len(r)) for r in rows]
+    return _Raw(pd.DataFrame(padded, dtype=object), numbers), []
+
+
+def _read_frame(path: Path, file: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    try:
+        if path.suffix.lower() == ".sav":
+            import pyreadstat
+
+            df, _meta = pyreadstat.read_sav(str(path))
+        else:
+            df = pd.read_parquet(path)
+    except Exception as err:  # the readers raise library-specific errors
+        expected = f"a readable {path.suffix} file ({type(err).__name__}: {err})"
+        return None, [Problem(file, None, None, None, expected)]
+    df = df.reset_index(drop=True)
+    df["_row"] = range(2, len(df) + 2)
+    return df, []
+
+
+# --------------------------------------------------------------------------- grid → frame
+
+
+def _find_header(raw: _Raw, wanted: list[str]) -> int | None:
+    """Index in raw.rows of the row holding most of the wanted column names
+    (at least half of them, the first such row on ties); None if no row does."""
+    hits = [len(set(wanted) & {str(c).strip() for c in row if c is not None}) for row in raw.rows]
+    best = max(hits, default=0)
+    if best == 0 or 2 * best < len(wanted):
+        return None
+    return hits.index(best)
+
+
+def _header_index(
+    raw: _Raw, file: str, table: str, cfg: TableConfig, wanted: list[str]
+) -> tuple[int | None, list[Problem]]:
+    """Index in ``raw.rows`` of the header row, or a problem saying where it seems to be."""
+    if not raw.rows:
+        expected = "a header row with the column names and rows of data (the file is empty)"
+        return None, [Problem(file, None, None, None, expected)]
+    if cfg.header_row is not None:
+        if cfg.header_row in raw.numbers:
+            return raw.numbers.index(cfg.header_row), []
+        expected = (
+            f"the column names on row {cfg.header_row} (header_row in [tables.{table}]), "
+            "but that row is empty or beyond the end of the file"
+        )
+        return None, [Problem(file, cfg.header_row, None, None, expected)]
+    found = _find_header(raw, wanted)
+    if found is None or found == 0:
+        return 0, []
+    row = raw.numbers[found]
+    expected = (
+        f"the column names on the first row; they seem to be on row {row} (title rows "
+        f"above the header?): set header_row = {row} in [tables.{table}] of study.toml"
+    )
+    return None, [Problem(file, row, None, None, expected)]
+
+
+def _header_names(raw: _Raw, h: int, file: str) -> tuple[list[str], list[Problem]]:
+    """Column names of header row ``h`` (trailing empty columns dropped, blanks named)."""
+    cells = raw.frame.iloc[h].tolist()
+    if raw.lengths is not None:
+        cells = cells[: raw.lengths[h]]
+    header = [("" if c is None or c != c else str(c).strip()) for c in cells]
+    body = raw.frame.iloc[h + 1 :]
+    while header and header[-1] == "" and not _has_values(body.iloc[:, len(header) - 1 :]):
+        header.pop()
+    problems = []
+    for j, name in enumerate(header):
+        if name == "":
+            header[j] = f"column_{j + 1}"
+        elif name in header[:j]:
+            expected = "each column name once (duplicate)"
+            problems.append(Problem(file, raw.numbers[h], name, name, expected))
+    return header, problems
+
+
+def _has_values(block: pd.DataFrame) -> Any:
+    """Per row: does ``block`` hold any non-empty cell?"""
+    if block.shape[1] == 0:
+        return False
+    filled = block.apply(
+        lambda col: col.map(lambda v: v is not None and v == v and str(v).strip() != "")
+    )
+    return filled.any(axis=1).to_numpy().any()
+
+
+def _grid_to_frame(
+    raw: _Raw, file: str, table: str, cfg: TableConfig, wanted: list[str], text: bool
+) -> tuple[pd.DataFrame | None, list[Problem]]:
+    h, problems = _header_index(raw, file, table, cfg, wanted)
+    if h is None:
+        return None, problems
+    header, problems = _header_names(raw, h, file)
+    width = len(header)
+    body = raw.frame.iloc[h + 1 :]
+    numbers = raw.numbers[h + 1 :]
+    if raw.lengths is not None:
+        expected = (
+            f"{width} fields as in the header (a value containing the delimiter must be quoted)"
+        )
+        for n_fields, number in zip(raw.lengths[h + 1 :], numbers, strict=True):
+            if n_fields > width:
+                problems.append(Problem(file, number, None, int(n_fields), expected))
+    if problems:
+        return None, problems
+    df = body.iloc[:, :width].copy()
+    for j in range(df.shape[1], width):  # rows shorter than the header (Excel)
+        df[j] = None
+    df.columns = header
+    df = df.astype("str" if text else object).reset_index(drop=True)
+    df["_row"] = pd.Series(numbers, dtype="int64")
+    return df, []
+
+
+def _rename(
+    df: pd.DataFrame, file: str, table: str, cfg: TableConfig
+) -> tuple[pd.DataFrame, list[Problem]]:
+    spec = TABLES[table]
+    mapping = {c: cfg.columns.get(c, c) for c in spec.column_names}
+    df.columns = [str(c).strip() for c in df.columns]
+    problems: list[Problem] = []
+    present = list(df.columns)
+    for contract, in_file in mapping.items():
+        mapped = contract in cfg.columns
+        if in_file not in present:
+            if spec.columns[spec.column_names.index(contract)].required:
+                how = f" (mapped to {contract} in [tables.{table}].columns)" if mapped else ""
+                problems.append(
+                    Problem(
+                        file,
+                        None,
+                        in_file,
+                        None,
+                        f"a column named {in_file!r}{how}; the file has: "
+                        + ", ".join(c for c in present if c != "_row"),
+                    )
+                )
+        elif mapped and contract in present and contract != in_file:
+            problems.append(
+                Problem(
+                    file,
+                    None,
+                    contract,
+                    None,
+                    f"no column called {contract!r} because [tables.{table}].columns "
+                    f"maps {contract} to {in_file!r}",
+                )
+            )
+    rename = {in_file: contract for contract, in_file in mapping.items() if in_file in present}
+    return df.rename(columns=rename), problems
+
+
+def _read_any(
+    path: Path, file: str, table: str, cfg: TableConfig, notes: list[str]
+) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """The file as a DataFrame of raw values with the file's column names and ``_row``."""
+    suffix = path.suffix.lower()
+    if suffix in (".sav", ".parquet"):
+        return _read_frame(path, file)
+    if suffix not in (".csv", ".xlsx"):
+        expected = "a file ending in " + ", ".join(TABLE_EXTENSIONS)
+        return None, [Problem(file, None, None, None, expected)]
+    if suffix == ".csv":
+        raw, problems = _read_csv(path, file, table, cfg, notes)
+    else:
+        raw, problems = _read_xlsx(path, file, cfg)
+    if raw is None:
+        return None, problems
+    wanted = [cfg.columns.get(c, c) for c in TABLES[table].required_names]
+    if suffix == ".csv" and _find_header(raw, wanted) is None:
+        wrong = _delimiter_problem(raw, file, table, cfg)
+        if wrong is not None:
+            return None, [wrong]
+    return _grid_to_frame(raw, file, table, cfg, wanted, text=suffix == ".csv")
+
+
+def read_table(
+    path: str | Path,
+    table_config: TableConfig | None,
+    table_name: str,
+    file_label: str | None = None,
+) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read and type one contract table.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (.csv, .xlsx, .sav or .parquet).
+    table_config : TableConfig or None
+        ``[tables.<name>]`` settings (column mapping, sheet, header row,
+        delimiter, encoding); None = defaults.
+    table_name : str
+        Contract table name, e.g. ``"participants"``.
+    file_label : str, optional
+        Name used in problems (default: the file name).
+
+    Returns
+    -------
+    (DataFrame or None, list of Problem)
+        The typed table with ``_row`` (None when the file could not be read
+        as a table at all), and every problem found.  Notes about how the
+        file was read (e.g. an encoding fallback) are in ``df.attrs["notes"]``.
+    """
+    path = Path(path)
+    cfg = table_config or TableConfig()
+    file = file_label or path.name
+    notes: list[str] = []
+    if not path.is_file():
+        return None, [Problem(file, None, None, None, f"the file {file} (it does not exist)")]
+    df, problems = _read_any(path, file, table_name, cfg, notes)
+    if df is None:
+        return None, problems
+    df, problems = _rename(df, file, table_name, cfg)
+    if problems:
+        return None, problems
+    colnames = {c: cfg.columns.get(c, c) for c in TABLES[table_name].column_names}
+    typed, problems = coerce_table(df, table_name, file, colnames)
+    typed.attrs["notes"] = notes
+    return typed, problems
+
+
+def find_table_file(folder: Path, name: str, cfg: TableConfig) -> tuple[Path | None, list[Problem]]:
+    """The file holding table ``name`` in a study folder (None when there is none).
+
+    Two candidates (e.g. ``participants.csv`` and ``participants.xlsx``) is a
+    problem for the caller to raise as a :class:`ConfigError`.
+    """
+    if cfg.file is not None:
+        return folder / cfg.file, []
+    sub = folder / REGISTER_DIR if TABLES[name].register else folder
+    found = [sub / f"{name}{ext}" for ext in TABLE_EXTENSIONS if (sub / f"{name}{ext}").is_file()]
+    if len(found) > 1:
+        shown = ", ".join(str(p.relative_to(folder)) for p in found)
+        return None, [
+            Problem(
+                shown,
+                None,
+                None,
+                None,
+                f"one file for the {name} table; remove all but one, or name the one to "
+                f'use with file = "..." in [tables.{name}] of study.toml',
+            )
+        ]
+    return (found[0] if found else None), []
+
+
+# --------------------------------------------------------------------------- whole study
+
+
+def _near_misses(sub: Path, name: str) -> str:
+    """' (found: participants.xls)' when files of another format or case exist."""
+    if not sub.is_dir():
+        return ""
+    near = sorted(p.name for p in sub.iterdir() if p.stem.lower() == name and p.is_file())
+    return f" (found {', '.join(near)}, which kureval does not read)" if near else ""
+
+
+def _locate(
+    folder: Path, config: StudyConfig
+) -> tuple[dict[str, Path], list[Problem], list[Problem]]:
+    files: dict[str, Path] = {}
+    ambiguous: list[Problem] = []
+    missing: list[Problem] = []
+    for name, spec in TABLES.items():
+        path, problems = find_table_file(folder, name, config.table(name))
+        ambiguous += problems
+        if path is not None:
+            files[name] = path
+        elif not spec.register and not problems:
+            expected = (
+                f"a {name} table in the study folder ({name}.csv, .xlsx, .sav or .parquet); "
+                f"it was not found{_near_misses(folder, name)}"
+            )
+            missing.append(Problem(f"{name}.csv", None, None, None, expected))
+    registers = [n for n in files if TABLES[n].register]
+    if registers and "population" not in files:
+        expected = (
+            "a population table (register/population.csv, …) because the study has "
+            "register tables: "
+            + ", ".join(registers)
+            + _near_misses(folder / REGISTER_DIR, "population")
+        )
+        missing.append(Problem(f"{REGISTER_DIR}/population.csv", None, None, None, expected))
+    return files, ambiguous, missing
+
+
+def _label(folder: Path, path: Path) -> str:
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def load_study(
+    path: str | Path, extra_checks: Iterable[Callable[[Study], list[Problem]]] = ()
+) -> Study:
+    """Read and validate a study folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The study folder (holding ``study.toml``).
+    extra_checks : iterable of callables, optional
+        Each is called as ``check(study) -> list[Problem]`` once the tables
+        were read and typed (e.g. instrument item ranges); its problems are
+        reported together with the table problems.
+
+    Returns
+    -------
+    Study
+
+    Raises
+    ------
+    ConfigError
+        ``study.toml`` is missing or invalid, or a table has two candidate files.
+    DataError
+        Listing **every** problem in every table.
+    """
+    folder = Path(path)
+    config = load_config(folder)
+    files, ambiguous, problems = _locate(folder, config)
+    if ambiguous:
+        raise ConfigError(ambiguous, title="more than one file for a table")
+    tables: dict[str, pd.DataFrame] = {}
+    labels = {name: _label(folder, p) for name, p in files.items()}
+    notes: list[str] = []
+    for name, file in files.items():
+        df, found = read_table(file, config.table(name), name, file_label=labels[name])
+        problems += found
+        if df is not None:
+            tables[name] = df
+            notes += df.attrs.pop("notes", [])
+    if "participants" in tables and tables["participants"].empty:
+        problems.append(
+            Problem(labels["participants"], None, None, None, "at least one participant row")
+        )
+    structural = (
+        all(name in tables for name in files) and "participants" in tables and "responses" in tables
+    )
+    colnames = {
+        n: {c: config.table(n).columns.get(c, c) for c in TABLES[n].column_names} for n in tables
+    }
+    problems += check_study(tables, config, labels, colnames)
+    for df in tables.values():
+        df.attrs.pop(ABSENT, None)
+    if "responses" in tables:
+        resp = tables["responses"]
+        known = resp["timepoint"].where(resp["timepoint"].isin(config.timepoints))
+        resp["timepoint"] = pd.Categorical(known, dtype=declared_order(config))
+    study = Study(
+        path=folder,
+        config=config,
+        participants=tables.get("participants", pd.DataFrame()),
+        responses=tables.get("responses", pd.DataFrame()),
+        population=tables.get("population"),
+        visits=tables.get("visits"),
+        sick_leave=tables.get("sick_leave"),
+        dispensations=tables.get("dispensations"),
+        files=dict(files),
+        notes=tuple(notes),
+    )
+    if structural:
+        for check in extra_checks:
+            try:
+                problems += list(check(study))
+            except (DataError, ConfigError) as err:  # a check may raise instead of returning
+                problems += err.problems
+    if problems:
+        raise DataError(
+            _sorted(problems, labels),
+            title=f"the study in {str(folder)!r} breaks the data contract",
+        )
+    return study
+
+
+def _sorted(problems: list[Problem], labels: Mapping[str, str]) -> list[Problem]:
+    """Problems ordered by table (contract order), then row; study.toml last."""
+    order = {label: i for i, label in enumerate(labels[n] for n in TABLES if n in labels)}
+
+    def key(p: Problem) -> tuple[int, int]:
+        return (order.get(str(p.file), len(order)), -1 if p.row is None else p.row)
+
+    return sorted(problems, key=key)
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def summary(study: Study) -> str:
+    """A readable summary of a loaded study (what ``kureval validate`` prints).
+
+    Same as :meth:`Study.summary`.
+    """
+    return study.summary()
