@@ -28,7 +28,9 @@ __all__ = ["LANGUAGES", "catalogue", "check_lang", "has", "t"]
 def check_lang(lang: str) -> str:
     """Return ``lang`` if it is a supported report language, else raise ConfigError."""
     if lang not in LANGUAGES:
-        raise ConfigError(f"language {lang!r} is not supported; expected one of {', '.join(LANGUAGES)}")
+        raise ConfigError(
+            f"language {lang!r} is not supported; expected one of {', '.join(LANGUAGES)}"
+        )
     return lang
 
 
@@ -72,5 +74,7 @@ def t(key: str, lang: str = "en", **fmt: object) -> str:
     try:
         text = catalogue()[key][lang]
     except KeyError:
-        raise KeyError(f"no label {key!r} in the catalogues (kureval/report/catalogues/*.toml)") from None
+        raise KeyError(
+            f"no label {key!r} in the catalogues (kureval/report/catalogues/*.toml)"
+        ) from None
     return text.format(**fmt) if fmt else text
