@@ -10,8 +10,8 @@ packages ``chromium`` and ``chromium-driver``).
 from __future__ import annotations
 
 import functools
-import os
 import http.server
+import os
 import threading
 import urllib.request
 from collections.abc import Iterator
