@@ -19,7 +19,9 @@ def _parse(spec: str) -> tuple[str, str | None]:
 
 def pyproject_deps() -> dict[str, str | None]:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    specs = list(data["project"]["dependencies"]) + list(data["project"]["optional-dependencies"]["dev"])
+    specs = list(data["project"]["dependencies"]) + list(
+        data["project"]["optional-dependencies"]["dev"]
+    )
     return dict(_parse(s) for s in specs)
 
 

@@ -30,10 +30,29 @@ _API = {
     "did": "kureval.register.compare:did",
     "flow": "kureval.followup.flow:flow",
 }
-_SUBMODULES = {"study", "instruments", "selfrating", "reference", "register", "followup",
-               "plots", "report", "errors", "api", "cli"}
+_SUBMODULES = {
+    "study",
+    "instruments",
+    "selfrating",
+    "reference",
+    "register",
+    "followup",
+    "plots",
+    "report",
+    "errors",
+    "api",
+    "cli",
+}
 
-__all__ = ["ConfigError", "DataError", "KurevalError", "Problem", "__version__", *_API, *sorted(_SUBMODULES)]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "KurevalError",
+    "Problem",
+    "__version__",
+    *_API,
+    *sorted(_SUBMODULES),
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from kureval.api import load_study, match_reference, score  # noqa: F401

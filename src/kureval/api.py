@@ -46,7 +46,7 @@ def score(study: Study) -> pd.DataFrame:
     """Score every questionnaire of ``study`` (see :func:`kureval.instruments.score.score_study`)."""
     from kureval.instruments.score import score_study
 
-    return score_study(study)
+    return score_study(study, return_excluded=False)  # type: ignore[return-value]
 
 
 def match_reference(study: Study) -> MatchResult:

@@ -18,12 +18,16 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kureval", description="Evaluate social-prescribing programmes.")
+    p = argparse.ArgumentParser(
+        prog="kureval", description="Evaluate social-prescribing programmes."
+    )
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="write the synthetic demo study (deterministic)")
-    d.add_argument("path", nargs="?", default="data/raw/demo", help="folder to write (default data/raw/demo)")
+    d.add_argument(
+        "path", nargs="?", default="data/raw/demo", help="folder to write (default data/raw/demo)"
+    )
     d.add_argument("--overwrite", action="store_true", help="replace an existing demo folder")
 
     v = sub.add_parser("validate", help="check a study folder against the data contract")
@@ -31,9 +35,15 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="build the HTML report of a study")
     r.add_argument("path", help="study folder, e.g. data/raw/mystudy")
-    r.add_argument("--out", default=None, help="output folder (default reports/<study folder name>)")
-    r.add_argument("--lang", default=None, choices=["en", "sv"], help="report language (default: study.toml)")
-    r.add_argument("--notebooks", default=None, help="folder of report notebooks (default: notebooks/)")
+    r.add_argument(
+        "--out", default=None, help="output folder (default reports/<study folder name>)"
+    )
+    r.add_argument(
+        "--lang", default=None, choices=["en", "sv"], help="report language (default: study.toml)"
+    )
+    r.add_argument(
+        "--notebooks", default=None, help="folder of report notebooks (default: notebooks/)"
+    )
     return p
 
 
@@ -64,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kureval.study.config import load_config
 
             lang = args.lang or load_config(args.path).language
-            out_dir = Path(args.out) if args.out else Path("reports") / Path(args.path).resolve().name
+            out_dir = (
+                Path(args.out) if args.out else Path("reports") / Path(args.path).resolve().name
+            )
             index = build(args.path, out_dir, lang=lang, notebooks_dir=args.notebooks)
             print(f"report written to {index}")
     except KurevalError as err:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from cycler import cycler
 from matplotlib.axes import Axes
 
 CM = 1 / 2.54
@@ -35,7 +37,7 @@ PALETTE = {
 }
 CYCLE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
-RC = {
+RC: Any = {
     "figure.dpi": 150,
     "savefig.dpi": 200,
     "savefig.bbox": "tight",
@@ -49,7 +51,7 @@ RC = {
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "axes.prop_cycle": mpl.cycler(color=CYCLE),
+    "axes.prop_cycle": cycler(color=CYCLE),
     "svg.hashsalt": "kureval",  # deterministic SVG ids (matplotlib issue 27831)
     "svg.fonttype": "none",
 }

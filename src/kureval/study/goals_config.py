@@ -17,8 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 EXIT_DESTINATIONS = (
-    "work", "studies", "job_seeking", "fk_af_collaboration", "continued_rehab",
-    "health_deteriorated", "moved", "parental_leave", "other", "unknown",
+    "work",
+    "studies",
+    "job_seeking",
+    "fk_af_collaboration",
+    "continued_rehab",
+    "health_deteriorated",
+    "moved",
+    "parental_leave",
+    "other",
+    "unknown",
 )
 
 
@@ -33,7 +41,9 @@ class GoalConfig:
         out: list[tuple[str, object, str]] = []
         for d in self.destinations:
             if d not in EXIT_DESTINATIONS:
-                out.append(("destinations", d, "an exit destination: " + ", ".join(EXIT_DESTINATIONS)))
+                out.append(
+                    ("destinations", d, "an exit destination: " + ", ".join(EXIT_DESTINATIONS))
+                )
         if not self.destinations:
             out.append(("destinations", [], "at least one exit destination"))
         if not 0 < self.target <= 1:
