@@ -551,7 +551,8 @@ def test_conf_int_columns():
 
 
 def test_loaded_study_folder_with_inconsistent_rows(tmp_path):
-    """Through the loader: rows the loader accepts but the flow cannot (issue 7, checks)."""
+    """Inconsistent rows are refused by the loader and, for Study objects built
+    another way, by the flow's own checks, with the same file, row and column."""
     from kureval.api import load_study
 
     (tmp_path / "study.toml").write_text(
@@ -567,11 +568,33 @@ def test_loaded_study_folder_with_inconsistent_rows(tmp_path):
     (tmp_path / "responses.csv").write_text(
         "person_id,timepoint,date,instrument,item,value\n", encoding="utf-8"
     )
-    study = load_study(tmp_path)
+    expected = [("participants.csv", 2, "end_date"), ("participants.csv", 3, "exit_destination")]
+    with pytest.raises(DataError) as err:
+        load_study(tmp_path)
+    assert [(p.file, p.row, p.column) for p in err.value.problems] == expected
+
+    # the same rows in a Study made without the loader: the flow refuses them itself
+    from kureval.study.config import load_config
+
+    raw = pd.read_csv(tmp_path / "participants.csv", dtype=str)
+    for col in ("referral_date", "start_date", "end_date"):
+        raw[col] = pd.to_datetime(raw[col])
+    raw["birth_year"] = raw["birth_year"].astype("Int64")
+    raw["_row"] = range(2, 2 + len(raw))
+    raw = raw.set_index(pd.RangeIndex(len(raw)))
+    responses = pd.DataFrame(
+        columns=["person_id", "timepoint", "date", "instrument", "item", "value", "_row"]
+    )
+    study = Study(
+        path=tmp_path,
+        config=load_config(tmp_path),
+        participants=raw,
+        responses=responses,
+        files={"participants": tmp_path / "participants.csv"},
+    )
     with pytest.raises(DataError) as err:
         flow(study)
-    got = [(p.file, p.row, p.column) for p in err.value.problems]
-    assert got == [("participants.csv", 2, "end_date"), ("participants.csv", 3, "exit_destination")]
+    assert [(p.file, p.row, p.column) for p in err.value.problems] == expected
     ok = study.participants.loc[
         [2]
     ]  # the consistent row alone: its empty destination is "not recorded"
