@@ -20,7 +20,8 @@ Example::
     covariates = ["age", "visits_primary_care", "visits_psychiatry_outpatient",
                   "inpatient_psychiatry_days", "sick_leave_net_days", "any_N06A"]
     pre_window_days = 365
-    index_period = "month"
+    index_period = "month"                # day | week | month: candidates' covariates are computed
+                                          # once per period, as of its first day (see kureval.reference.pool)
     age_band_years = 10
     exclude_participants = "ever"
 
@@ -49,7 +50,13 @@ class EligibilityConfig:
         """Semantic problems as (key, value, expected)."""
         out: list[tuple[str, object, str]] = []
         if self.diagnosis_visit_days < 0:
-            out.append(("diagnosis_visit_days", self.diagnosis_visit_days, "0 or a positive number of days"))
+            out.append(
+                (
+                    "diagnosis_visit_days",
+                    self.diagnosis_visit_days,
+                    "0 or a positive number of days",
+                )
+            )
         return out
 
 
@@ -78,7 +85,9 @@ class ReferenceConfig:
         if self.ratio < 1:
             out.append(("ratio", self.ratio, "a whole number ≥ 1"))
         if self.caliper is not None and self.caliper <= 0:
-            out.append(("caliper", self.caliper, "a positive number (or leave it out for no caliper)"))
+            out.append(
+                ("caliper", self.caliper, "a positive number (or leave it out for no caliper)")
+            )
         if self.link not in ("probability", "logit"):
             out.append(("link", self.link, "'probability' or 'logit'"))
         if self.order not in ("largest", "smallest", "random", "data"):
@@ -86,7 +95,9 @@ class ReferenceConfig:
         if self.index_period not in ("day", "week", "month"):
             out.append(("index_period", self.index_period, "one of 'day', 'week', 'month'"))
         if self.exclude_participants not in ("ever", "not_yet_started"):
-            out.append(("exclude_participants", self.exclude_participants, "'ever' or 'not_yet_started'"))
+            out.append(
+                ("exclude_participants", self.exclude_participants, "'ever' or 'not_yet_started'")
+            )
         if self.pre_window_days < 1:
             out.append(("pre_window_days", self.pre_window_days, "a positive number of days"))
         if self.age_band_years < 1:

@@ -1,0 +1,250 @@
+"""Propensity scores for matching: logistic regression on dummy-coded covariates.
+
+The model is the one R's ``glm(treat ~ covariates, family = binomial)`` fits and
+MatchIt uses for ``distance = "glm"``: a logistic regression with an intercept,
+numeric covariates entered as they are and each categorical covariate as
+treatment-coded dummies (first level, in sorted order, as reference).  It is
+fitted by maximum likelihood with Newton-Raphson (for the logistic model the
+same iterations as R's IRLS), written in numpy so that a register of 10⁶
+persons fits in about a second; the fitted values agree with R's ``glm()`` to
+within its convergence tolerance (about 1e-8 on the Lalonde fixtures) and with
+statsmodels ``Logit`` (tests/test_match.py).
+
+The score is returned on one of two scales:
+
+``"probability"``
+    the fitted probability of being a participant (MatchIt's default,
+    ``link = "logit"``);
+``"logit"``
+    the linear predictor, log(p / (1 − p)) (MatchIt's ``link = "linear.logit"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kureval.errors import ConfigError, DataError, Problem
+
+__all__ = ["PropensityFit", "design_matrix", "fit_propensity", "is_categorical"]
+
+LINKS = ("probability", "logit")
+
+
+def is_categorical(s: pd.Series) -> bool:
+    """Whether a covariate is treated as categorical (dummy-coded): text, category or bool."""
+    return bool(
+        isinstance(s.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(s.dtype)
+        or pd.api.types.is_string_dtype(s.dtype)
+        or pd.api.types.is_bool_dtype(s.dtype)
+    )
+
+
+def _levels(s: pd.Series) -> list:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return [lv for lv in s.cat.categories if (s == lv).any()]
+    return sorted(s.dropna().unique().tolist(), key=str)
+
+
+def design_matrix(
+    data: pd.DataFrame, covariates: Sequence[str], *, drop_first: bool
+) -> pd.DataFrame:
+    """Numeric design matrix: numeric columns as they are, categoricals as 0/1 dummies.
+
+    Dummy columns are named ``<variable>_<level>``; with ``drop_first`` the first
+    level (sorted order, or category order) is left out (treatment coding, for
+    model fitting); without, every level gets a column (for balance tables, as
+    MatchIt's ``summary()`` shows them).
+    """
+    cols: dict[str, np.ndarray] = {}
+    for name in covariates:
+        s = data[name]
+        if is_categorical(s):
+            levels = _levels(s)
+            for lv in levels[1:] if drop_first else levels:
+                cols[f"{name}_{lv}"] = (s == lv).to_numpy(dtype=float)
+        else:
+            cols[name] = pd.to_numeric(s).to_numpy(dtype=float)
+    return pd.DataFrame(cols, index=data.index)
+
+
+@dataclass(frozen=True)
+class PropensityFit:
+    """A fitted propensity model.
+
+    Attributes
+    ----------
+    params : pandas.Series
+        Coefficients on the logit scale (``const`` first).
+    probability : numpy.ndarray
+        Fitted probability of treatment, one per row of the data.
+    linear_predictor : numpy.ndarray
+        The same on the logit scale.
+    n_iter : int
+        Newton-Raphson iterations used.
+    """
+
+    params: pd.Series
+    probability: np.ndarray
+    linear_predictor: np.ndarray
+    n_iter: int
+
+    def distance(self, link: str) -> np.ndarray:
+        """The score on ``link`` ("probability" or "logit")."""
+        return self.probability if link == "probability" else self.linear_predictor
+
+
+def _constant(s: pd.Series) -> bool:
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        v = s.to_numpy(dtype=float)
+        return bool(v.size == 0 or np.nanmin(v) == np.nanmax(v))
+    return bool(s.nunique() < 2)
+
+
+def _check_covariates(data: pd.DataFrame, covariates: Sequence[str]) -> None:
+    problems = []
+    for name in covariates:
+        s = data[name]
+        n_missing = int(s.isna().sum())
+        if n_missing:
+            problems.append(
+                Problem(
+                    None,
+                    None,
+                    name,
+                    None,
+                    f"no missing values in a propensity covariate ({n_missing} missing)",
+                )
+            )
+        elif _constant(s):
+            problems.append(
+                Problem(
+                    None,
+                    None,
+                    name,
+                    s.iloc[0] if len(s) else None,
+                    "a covariate that varies (it has one value for everybody; drop it "
+                    "from the covariates)",
+                )
+            )
+    if problems:
+        raise DataError(problems, title="the propensity covariates cannot be used")
+
+
+def _newton(
+    x: np.ndarray, y: np.ndarray, tol: float = 1e-10, maxiter: int = 100
+) -> tuple[np.ndarray, int, bool]:
+    """Maximum-likelihood logistic regression by Newton-Raphson (= IRLS for the logit link).
+
+    Starts at the intercept-only fit; stops when the relative change in
+    deviance is below ``tol`` (R's ``glm`` rule, with a tighter tolerance).
+    """
+    xf = np.asfortranarray(x)
+    buf = np.empty_like(xf)
+    beta = np.zeros(x.shape[1])
+    ybar = float(np.clip(y.mean(), 1e-12, 1 - 1e-12))
+    beta[0] = np.log(ybar / (1 - ybar))
+    dev_old = np.inf
+    for it in range(1, maxiter + 1):
+        eta = xf @ beta
+        p = 1.0 / (1.0 + np.exp(-eta))
+        np.multiply(xf, (p * (1.0 - p))[:, None], out=buf)
+        try:
+            step = np.linalg.solve(xf.T @ buf, xf.T @ (y - p))
+        except np.linalg.LinAlgError:
+            return beta, maxiter, False
+        beta = beta + step
+        eta = xf @ beta
+        # binomial deviance, computed stably: 2 Σ log(1 + exp(−s·eta)), s = ±1
+        dev = 2.0 * np.sum(np.logaddexp(0.0, -np.where(y > 0.5, eta, -eta)))
+        if not np.isfinite(dev):
+            return beta, it, False
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
+            return beta, it, True
+        dev_old = dev
+    return beta, maxiter, False
+
+
+def fit_propensity(
+    data: pd.DataFrame, treat: str | np.ndarray, covariates: Sequence[str]
+) -> PropensityFit:
+    """Fit the logistic propensity model of ``treat`` on ``covariates``.
+
+    Raises
+    ------
+    DataError
+        A covariate is missing or constant, the model separates the groups
+        (some fitted probabilities are 0 or 1), or the fit does not converge.
+    """
+    if not covariates:
+        raise ConfigError("distance='glm' needs at least one covariate")
+    y = np.asarray(data[treat] if isinstance(treat, str) else treat, dtype=float)
+    _check_covariates(data, covariates)
+    x = design_matrix(data, covariates, drop_first=True)
+    x.insert(0, "const", 1.0)
+    xm = x.to_numpy(dtype=float)
+    _check_rank(xm, list(x.columns), covariates)
+    beta, n_iter, converged = _newton(xm, y)
+    # row by row (not BLAS gemv), so persons with identical covariates get bit-identical
+    # scores and ties stay ties, as in R
+    lin = (xm * beta).sum(axis=1)
+    prob = 1.0 / (1.0 + np.exp(-lin))
+    problems = []
+    extreme = np.abs(lin) > 30
+    if extreme.any() or (not converged and n_iter > 25):
+        problems.append(
+            Problem(
+                None,
+                None,
+                ", ".join(covariates),
+                None,
+                "covariates that do not separate participants from candidates perfectly "
+                f"({int(extreme.sum())} persons have a fitted probability of 0 or 1; use such a "
+                "variable as an exact-matching variable instead)",
+            )
+        )
+    elif not converged:
+        problems.append(
+            Problem(
+                None,
+                None,
+                ", ".join(covariates),
+                None,
+                "a propensity model that converges (Newton-Raphson did not converge)",
+            )
+        )
+    if problems:
+        raise DataError(problems, title="the propensity model is not usable")
+    return PropensityFit(
+        params=pd.Series(beta, index=x.columns),
+        probability=prob,
+        linear_predictor=lin,
+        n_iter=n_iter,
+    )
+
+
+def _check_rank(x: np.ndarray, names: list[str], covariates: Sequence[str]) -> None:
+    """Refuse a design whose columns are (nearly) linearly dependent (correlation eigenvalues)."""
+    n = x.shape[0]
+    gram = np.asfortranarray(x).T @ x
+    mean = gram[0, 1:] / n
+    cov = gram[1:, 1:] / n - np.outer(mean, mean)
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    corr = cov / np.outer(np.where(sd > 0, sd, 1.0), np.where(sd > 0, sd, 1.0))
+    eig = np.linalg.eigvalsh(corr) if corr.size else np.ones(1)
+    if eig.min() < 1e-10 or (sd <= 0).any():
+        raise DataError(
+            Problem(
+                None,
+                None,
+                ", ".join(covariates),
+                None,
+                "covariates that are not linear combinations of each other (design columns "
+                f"{', '.join(names)} are collinear)",
+            ),
+            title="the propensity model cannot be fitted",
+        )
