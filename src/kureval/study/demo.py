@@ -122,7 +122,7 @@ exact = ["sex", "age_band", "diagnosis_group", "index_period"]
 covariates = ["age", "visits_primary_care", "visits_psychiatry_outpatient",
               "inpatient_psychiatry_days", "sick_leave_net_days", "any_N06A"]
 pre_window_days = 365
-index_period = "month"
+index_period = "week"
 age_band_years = 10
 exclude_participants = "ever"
 
