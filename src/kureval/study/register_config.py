@@ -40,7 +40,9 @@ class RegisterConfig:
     def problems(self) -> list[tuple[str, object, str]]:
         out: list[tuple[str, object, str]] = []
         if self.data_start and self.data_end and self.data_end < self.data_start:
-            out.append(("data_end", self.data_end, f"a date on or after data_start ({self.data_start})"))
+            out.append(
+                ("data_end", self.data_end, f"a date on or after data_start ({self.data_start})")
+            )
         if self.rtw_free_days < 1:
             out.append(("rtw_free_days", self.rtw_free_days, "a positive number of days"))
         return out
