@@ -1,8 +1,8 @@
 """ATT and DiD on matched data against R (MatchIt + sandwich + lmtest) fixtures.
 
-Fixtures: ``tests/results/register/matchit/`` (copied from the shared MatchIt
+Fixtures: ``tests/results/matchit/`` (copied from the shared MatchIt
 reference set, made by ``matchit_fixtures.R`` with MatchIt 4.7.2 and sandwich
-3.0.2) and ``tests/results/register/counts_*.csv`` (``counts_fixture.R``).
+3.0.2; shared with the matching and balance tests) and ``tests/results/register/counts_*.csv`` (``counts_fixture.R``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from kureval.errors import DataError
 from kureval.register.compare import att, did
 
 HERE = Path(__file__).parent / "results" / "register"
-MATCHIT = HERE / "matchit"
+MATCHIT = Path(__file__).parent / "results" / "matchit"
 CONFIGS = [
     "nn1",
     "nn1_caliper",

@@ -18,22 +18,13 @@ import numpy as np
 import pandas as pd
 
 from kureval.followup.proportions import wilson_ci
-from kureval.study.goals_config import EXIT_DESTINATIONS
+from kureval.study.schema import EXIT_DESTINATIONS, PROVISION, SEX
 
 __all__ = ["EXIT_DESTINATIONS", "NOT_RECORDED", "PROVISIONS", "SEXES", "category_shares"]
 
-#: Values of ``participants.provision_at_start`` (DESIGN.md §4, shared spec).
-PROVISIONS = (
-    "financial_assistance",
-    "sickness_benefit",
-    "activity_compensation",
-    "sickness_compensation",
-    "none",
-    "other",
-    "unknown",
-)
-#: Values of ``participants.sex``.
-SEXES = ("F", "M", "X")
+#: Code lists of the data contract (``kureval.study.schema`` is their one source).
+PROVISIONS = PROVISION
+SEXES = SEX
 #: Category used for an empty cell (nothing is recoded into ``"unknown"``).
 NOT_RECORDED = "not_recorded"
 

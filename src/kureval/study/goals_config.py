@@ -16,18 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EXIT_DESTINATIONS = (
-    "work",
-    "studies",
-    "job_seeking",
-    "fk_af_collaboration",
-    "continued_rehab",
-    "health_deteriorated",
-    "moved",
-    "parental_leave",
-    "other",
-    "unknown",
-)
+from kureval.study.schema import EXIT_DESTINATIONS
+
+__all__ = ["EXIT_DESTINATIONS", "GoalConfig"]
 
 
 @dataclass(frozen=True)
