@@ -207,3 +207,17 @@ def test_did_per_year_scale_is_att_of_rate_change() -> None:
     assert_allclose(d.estimate, hand.estimate, rtol=1e-12)
     assert_allclose(d.se, hand.se, rtol=1e-12)
     assert d.scale == "per_year"
+
+
+def test_one_matched_set_is_a_clear_error_not_a_crash():
+    one = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "treat": [1, 0, 0],
+            "set_id": [1, 1, 1],
+            "weight": 1.0,
+            "y": [1.0, 2, 3],
+        }
+    )
+    with pytest.raises(DataError, match="at least two matched sets"):
+        att(one, "y")

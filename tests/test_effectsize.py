@@ -119,6 +119,12 @@ def test_reliable_change_hand_worked():
     assert ch.reliable_change(pre, post, 0.8, higher_is_better=False).tolist() == [-1, 0, 1]
 
 
+def test_reliable_change_undefined_is_nan_not_zero():
+    """SD_pre = 0 or a single pair: the index is undefined, never 'no reliable change'."""
+    assert np.isnan(ch.reliable_change([12, 12, 12, 12], [2, 3, 12, 20], 0.8, False)).all()
+    assert np.isnan(ch.reliable_change([12], [2], 0.8, False)).all()
+
+
 def test_mcid_categories_boundaries_and_direction():
     diff = np.array([10.0, 9.999, -10.0, 0.1 + 0.2 - 0.3 + 10.0])  # last: 10 + float noise
     assert ch.mcid_categories(diff, 10, True).tolist() == [1, 0, -1, 1]
@@ -135,3 +141,15 @@ def test_noncentral_ci_large_n_is_near_normal():
     se = np.sqrt(1 / 5000 + d**2 / (2 * 5000))  # large-sample SE of d_z
     assert_allclose([lo, hi], [d - 1.96 * se, d + 1.96 * se], atol=2e-3)
     assert stats.norm.cdf(0) == 0.5
+
+
+def test_exact_wilcoxon_falls_back_with_zero_differences_as_r():
+    """R: wilcox.test(c(0,1,-2,3,4,5,6), exact=TRUE) warns 'cannot compute exact p-value
+    with zeroes' and uses the normal approximation: V = 19, p = 0.09349248 (R 4.2.2,
+    ``wilcox.test(c(0, 1, -2, 3, 4, 5, 6), exact = TRUE, correct = TRUE)``)."""
+    from kureval.selfrating.effectsize import wilcoxon_signed_rank
+
+    res = wilcoxon_signed_rank(np.zeros(7), np.array([0, 1, -2, 3, 4, 5, 6.0]), exact=True)
+    assert res.method == "normal"
+    assert res.v == 19.0
+    np.testing.assert_allclose(res.p, 0.09349248, atol=1e-8)

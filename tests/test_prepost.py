@@ -123,8 +123,8 @@ def test_shares_direction_and_registry_override():
         scores, higher_is_better={"anx": False}, mcid={"anx": 1.5}, reliability=0.83
     ).table.iloc[0]
     assert_allclose([row.share_improved, row.share_unchanged, row.share_worse], [0.4, 0.4, 0.2])
-    # SD_pre = 0 -> the reliable change index is undefined: nobody reliably changed
-    assert row.share_reliably_improved == 0
+    # SD_pre = 0 -> the reliable change index is undefined: the shares are NaN, not 0
+    assert np.isnan(row.share_reliably_improved) and np.isnan(row.share_reliably_worse)
     no_meta = prepost(scores, higher_is_better=False).table.iloc[0]
     assert np.isnan(no_meta.share_improved) and np.isnan(no_meta.share_reliably_improved)
 
@@ -313,3 +313,18 @@ def test_forest_puts_better_to_the_right():
     x = ax.lines[0].get_xdata()[0]
     assert res.table.d_z.iloc[0] < 0 and np.isclose(x, -res.table.d_z.iloc[0])
     plt.close("all")
+
+
+def test_equal_differences_give_no_zero_width_interval():
+    """All differences equal (SD 0): R's t.test refuses; kureval gives NaN, not [d, d]."""
+    scores = pd.DataFrame(
+        {
+            "person_id": [f"p{i}" for i in range(4)] * 2,
+            "timepoint": ["start"] * 4 + ["end"] * 4,
+            "score": [10, 11, 12, 13, 12, 13, 14, 15.0],
+            "scale": "who5",
+        }
+    )
+    row = prepost(scores, higher_is_better=True, mcid=10).table.iloc[0]
+    assert row.mean_diff == 2
+    assert np.isnan(row.diff_ci_low) and np.isnan(row.diff_ci_high) and np.isnan(row.p_t)

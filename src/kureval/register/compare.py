@@ -223,10 +223,19 @@ def att(
     d = matched[treat].to_numpy(dtype=float)
     w = matched[weight].to_numpy(dtype=float)
     X = np.column_stack([np.ones_like(d), d])
-    beta, vcov = wls_cluster(y, X, w, [matched[c].to_numpy() for c in names])
     n_clusters = tuple(int(matched[c].nunique()) for c in names)
     if min(n_clusters) < 2:
-        raise DataError(f"at least two matched sets are needed to cluster on {names}")
+        raise DataError(
+            Problem(
+                "matched data",
+                None,
+                ", ".join(names),
+                min(n_clusters),
+                "at least two matched sets to compute cluster-robust standard errors",
+            ),
+            title=f"cannot estimate the effect on {outcome!r}",
+        )
+    beta, vcov = wls_cluster(y, X, w, [matched[c].to_numpy() for c in names])
     return EffectResult(
         outcome=outcome,
         estimate=float(beta[1]),

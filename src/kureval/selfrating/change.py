@@ -68,22 +68,24 @@ def reliable_change(
     reliability: float,
     higher_is_better: bool,
     confidence: float = 0.95,
-) -> NDArray[np.int8]:
+) -> NDArray[np.float64]:
     """Per person +1 (reliably improved), 0 (no reliable change), −1 (reliably worse).
 
-    Uses :func:`s_diff` with the SD (n − 1) of ``pre``; all zero when that SD is 0
-    or there are fewer than two pairs (then the index is undefined).
+    Uses :func:`s_diff` with the SD (n − 1) of ``pre``. When that SD is 0 or
+    there are fewer than two pairs the index is undefined, and every person
+    gets NaN (so shares derived from it are NaN, never a misleading 0).
     """
     a = np.asarray(pre, dtype=float)
     b = np.asarray(post, dtype=float)
+    undefined = np.full(a.size, np.nan)
     if a.size < 2:
-        return np.zeros(a.size, dtype=np.int8)
+        return undefined
     sd = s_diff(float(np.std(a, ddof=1)), reliability)
     if sd == 0:
-        return np.zeros(a.size, dtype=np.int8)
+        return undefined
     rci = better_change(b - a, higher_is_better) / sd
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
-    return np.where(rci > z, 1, np.where(rci < -z, -1, 0)).astype(np.int8)
+    return np.where(rci > z, 1.0, np.where(rci < -z, -1.0, 0.0))
 
 
 @dataclass(frozen=True)

@@ -225,16 +225,18 @@ def wilcoxon_signed_rank(
     the tie-corrected variance n(n+1)(2n+1)/24 − Σ(t³ − t)/48 and, when
     ``correct`` is true, a continuity correction of 0.5 towards zero.
     ``exact=True`` uses the exact null distribution of V, which is valid
-    only without ties and zeros (as R, it then falls back to the normal
-    approximation and says so in ``method``).
+    only without ties and zero differences: with either, as R, it falls back
+    to the normal approximation and says so in ``method``.
     """
-    d, r = signed_ranks(paired_diff(pre, post), tie_decimals)
+    raw = paired_diff(pre, post)
+    d, r = signed_ranks(raw, tie_decimals)
     n = d.size
     if n == 0:
         return WilcoxonResult(0.0, float("nan"), 0, "normal", correct)
     v = float(r[d > 0].sum())
     ties = np.unique(r, return_counts=True)[1]
-    if exact and ties.max() == 1:
+    had_zeros = n < raw.size
+    if exact and ties.max() == 1 and not had_zeros:
         res = stats.wilcoxon(d, zero_method="wilcox", method="exact")
         return WilcoxonResult(v, float(res.pvalue), n, "exact", False)
     z = v - n * (n + 1) / 4

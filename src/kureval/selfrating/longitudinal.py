@@ -64,6 +64,8 @@ class LongitudinalResult:
     models : DataFrame
         ``scale, n_persons, n_obs, n_missing_score, var_person,
         var_residual, reml_loglik, converged, warnings``.
+    engine : str
+        The REML fitter used: ``"kureval"`` (closed form) or ``"statsmodels"``.
     timepoints : tuple of str
     confidence : float
     """
@@ -74,6 +76,7 @@ class LongitudinalResult:
     models: pd.DataFrame
     timepoints: tuple[str, ...]
     confidence: float
+    engine: str = "kureval"
 
     @property
     def table(self) -> pd.DataFrame:
@@ -440,4 +443,5 @@ def longitudinal(
         pd.DataFrame(models),
         tuple(tps),
         confidence,
+        engine,
     )

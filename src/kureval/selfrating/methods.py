@@ -87,7 +87,14 @@ def _caseness_part(cs: CasenessResult, text: TextFn, label: Callable[[str], str]
         rule = text("sr_m_case_column") if when == "instrument" else f"{when} {_fmt(float(thr))}"
         rules.append(f"{label(str(sc))} {rule}")
     corr = "sr_m_mcnemar_cc" if cs.correction else "sr_m_mcnemar_nocc"
-    return [text("sr_m_caseness", list=_join(rules, text), limit=cs.exact_below), text(corr)]
+    caseness = text(
+        "sr_m_caseness",
+        list=_join(rules, text),
+        limit=cs.exact_below,
+        pre=label(cs.pre),
+        post=label(cs.post),
+    )
+    return [caseness, text(corr)]
 
 
 def _longitudinal_part(
@@ -100,6 +107,7 @@ def _longitudinal_part(
             timepoints=tps,
             first=label(lg.timepoints[0]),
             conf=_fmt(100 * lg.confidence),
+            fitter=text(f"sr_m_fitter_{lg.engine}"),
         ),
         text("sr_m_completers"),
         text("sr_m_attrition"),

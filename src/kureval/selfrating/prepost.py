@@ -160,10 +160,12 @@ def _t_test(diff: np.ndarray, confidence: float) -> dict[str, float]:
     q = stats.t.ppf(1 - (1 - confidence) / 2, n - 1)
     t = mean / se if se > 0 else np.nan
     p = float(2 * stats.t.sf(abs(t), n - 1)) if se > 0 else np.nan
+    # every difference equal (SD 0): no t interval exists (R's t.test refuses);
+    # a zero-width interval would look like exact precision, so it is NaN
     return {
         "mean_diff": mean,
-        "diff_ci_low": mean - q * se,
-        "diff_ci_high": mean + q * se,
+        "diff_ci_low": mean - q * se if se > 0 else np.nan,
+        "diff_ci_high": mean + q * se if se > 0 else np.nan,
         "t": t,
         "df": float(n - 1),
         "p_t": p,
