@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from kureval.errors import ConfigError, Problem
+from kureval.errors import ConfigError, DataError, Problem
 from kureval.selfrating._common import (
     attach_by,
     check_scores,
@@ -172,7 +172,7 @@ def caseness(
         )
         wide.columns = ["pre", "post"]
         if by_cols:
-            wide = wide.join(sub.drop_duplicates("person_id").set_index("person_id")[by_cols])
+            wide = wide.join(_subgroups(sub, by_cols, s))
         for key, g in wide.groupby(by_cols, dropna=False, sort=False) if by_cols else [((), wide)]:
             keys = dict(zip(by_cols, key if isinstance(key, tuple) else (key,), strict=True))
             rows.append(
@@ -187,6 +187,28 @@ def caseness(
     return CasenessResult(
         pd.DataFrame(rows), str(pre), str(post), tuple(by_cols), exact_below, correction
     )
+
+
+def _subgroups(sub: pd.DataFrame, by_cols: list[str], scale: str) -> pd.DataFrame:
+    """One subgroup value per person; DataError when a person's rows disagree (as prepost)."""
+    per_person = sub[["person_id", *by_cols]].astype(object).fillna("\x00missing")
+    n_values = per_person.drop_duplicates().groupby("person_id").size()
+    clash = n_values[n_values > 1].index[:50]
+    if len(clash):
+        raise DataError(
+            [
+                Problem(
+                    "scores",
+                    None,
+                    "/".join(by_cols),
+                    (scale, pid),
+                    "the same subgroup at pre and post",
+                )
+                for pid in clash
+            ],
+            title="subgroup differs between time points",
+        )
+    return sub.drop_duplicates("person_id").set_index("person_id")[by_cols]
 
 
 def _flags(
