@@ -122,7 +122,7 @@ def test_caseness_methods_text_and_html():
 
     res = caseness(_scores(), "hads_anxiety", threshold=8, case_when=">=")
     text = methods_text(caseness=res, text=lambda k, **kw: t(k, "en", **kw))
-    assert "hads_anxiety >= 8" in text and "fewer than 25" in text and "without continuity" in text
+    assert "hads_anxiety ≥ 8" in text and "fewer than 25" in text and "without continuity" in text
     assert "McNemar" in res._repr_html_()
 
 
@@ -134,3 +134,39 @@ def test_caseness_by_subgroup_from_participants():
     tab = res.table.set_index("sex")
     assert tab.n_pairs.sum() == 47 and tab.n_pre_only.sum() == 1
     assert (tab.case_case + tab.recovered + tab.new_case + tab.noncase_noncase == tab.n_pairs).all()
+
+
+def test_caseness_hidden_blanks_every_share_that_could_reveal_a_small_cell():
+    """Review item 1: with a discordant cell of 3 (< 5) the McNemar p and both shares would
+    give it away (p depends only on b and c; share at start = (a + b) / n), so the row is
+    flagged and the figure draws no bar for it; a row without small cells is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kureval.plots.prepost import caseness_hidden, plot_caseness
+
+    small = caseness(_scores(), "hads_anxiety", threshold=8, case_when=">=")  # 20, 9, 3, 15
+    assert caseness_hidden(small, min_cell=5).tolist() == [True]
+    assert caseness_hidden(small, min_cell=3).tolist() == [False]  # 3 is shown when min_cell = 3
+    assert caseness_hidden(small, min_cell=None).tolist() == [False]
+    ax = plot_caseness(small, min_cell=5)
+    assert all(p.get_width() == 0 for p in ax.patches) and "not shown" in ax.texts[0].get_text()
+    # two subgroups: only the one with a small cell is hidden
+    s = _scores()
+    big = s.assign(person_id=s.person_id + "b")
+    both = pd.concat([s, big, big.assign(person_id=big.person_id + "c")], ignore_index=True)
+    grp = pd.DataFrame({"person_id": sorted(both.person_id.unique())}).assign(
+        g=lambda d: np.where(d.person_id.str.endswith(("b", "c")), "large", "small")
+    )
+    res = caseness(both, "hads_anxiety", threshold=8, case_when=">=", by="g", participants=grp)
+    tab = res.table.set_index("g")
+    assert tab.loc["large", "new_case"] == 6 and tab.loc["small", "new_case"] == 3
+    hidden = dict(zip(res.table["g"], caseness_hidden(res, min_cell=5), strict=True))
+    assert hidden == {"large": False, "small": True}
+    ax = plot_caseness(res, min_cell=5)
+    drawn = sorted(p.get_width() for p in ax.patches if p.get_width() > 0)
+    row = tab.loc["large"]
+    assert np.allclose(drawn, sorted([100 * row.share_case_pre, 100 * row.share_case_post]))
+    plt.close("all")

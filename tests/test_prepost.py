@@ -217,6 +217,7 @@ def test_methods_text_in_both_languages(anorexia):
     sv = methods_text(res, text=lambda k, **kw: t(k, "sv", **kw))
     assert "d_z" in en and "Holm" in en and "weight 2 (argument)" in en and "0.9" in en
     assert "Holms metod" in sv and en != sv
+    assert "0,9" in sv and "0.9" not in sv  # decimal comma in the Swedish methods text
     exact = prepost(scores, higher_is_better=True, exact=True)
     assert "exact p-values" in methods_text(exact, text=lambda k, **kw: t(k, "en", **kw))
     assert "No MCID was available for weight" in methods_text(
@@ -237,7 +238,8 @@ def test_prepost_figures(anorexia, lang):
     scores, participants = anorexia
     res = prepost(scores, by="treat", participants=participants, higher_is_better=True, mcid=2.0)
     ax = pl.plot_paired_change(res, "weight", lang=lang)
-    assert ax.get_ylabel() == t("sr_fig_score", lang) and len(ax.lines) >= 72
+    assert ax.get_ylabel() == t("sr_fig_score", lang)
+    assert len(ax.lines) <= 20 and all(len(line.get_xdata()) <= 2 for line in ax.lines)
     ax = pl.plot_forest(res, lang=lang)
     assert t("sr_fig_effect", lang) in ax.get_xlabel() and len(ax.get_yticklabels()) == 3
     ax = pl.plot_shares(res, lang=lang)
@@ -254,7 +256,9 @@ def test_shares_figure_hides_small_counts():
 
     from kureval.plots.prepost import plot_shares
 
-    # 20 persons: 3 worse (a count below 5), so the scale's bars are not drawn with min_cell=5
+    # 20 persons: 10 improved, 7 unchanged, 3 worse (a count below 5): with min_cell=5 the table
+    # shows worse as "<5" and unchanged (the smallest other part) as "..", so only "improved"
+    # is drawn and the hidden two are one hatched segment of the remaining 50 %
     pre = np.zeros(20)
     post = np.r_[np.full(10, 2.0), np.zeros(7), np.full(3, -2.0)]
     scores = pd.DataFrame(
@@ -268,7 +272,10 @@ def test_shares_figure_hides_small_counts():
     res = prepost(scores, higher_is_better=True, mcid=1)
     assert sum(p.get_width() for p in plot_shares(res).patches) == pytest.approx(100)
     ax = plot_shares(res, min_cell=5)
-    assert sum(p.get_width() for p in ax.patches) == 0 and ax.texts[0].get_text() == "<5"
+    widths = [p.get_width() for p in ax.patches]
+    assert widths == pytest.approx([50, 0, 0, 50])  # improved, unchanged, worse, hidden together
+    assert ax.patches[-1].get_hatch() == "///"
+    assert plot_shares(res, min_cell=3).patches[-1].get_width() == pytest.approx(15)  # worse 3
     plt.close("all")
 
 

@@ -12,18 +12,24 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
 
 from kureval.plots.style import FULL_WIDTH, PALETTE, new_axes, style
 from kureval.report.labels import check_lang, has, t
+from kureval.report.privacy import suppress_counts
+from kureval.report.tables import format_number
 
 __all__ = [
+    "caseness_hidden",
     "plot_caseness",
     "plot_forest",
     "plot_paired_change",
     "plot_shares",
     "plot_trajectories",
     "scale_label",
+    "share_counts",
 ]
 
 
@@ -39,43 +45,75 @@ def _axes(ax: Axes | None, height: float | None = None) -> Axes:
     return ax if ax is not None else new_axes(FULL_WIDTH, height)
 
 
-def plot_paired_change(result: Any, scale: str, ax: Axes | None = None, lang: str = "en") -> Axes:
-    """Each person's start and end score as a line over box plots of the two distributions.
+def _sv_ticks(ax: Axes, lang: str, axes: str = "xy") -> None:
+    """Tick labels with a decimal comma in Swedish (matplotlib's default is a point)."""
+    if lang != "sv":
+        return
+    fmt = FuncFormatter(lambda v, _pos: f"{v:g}".replace(".", ",").replace("-", "\u2212"))
+    if "x" in axes:
+        ax.xaxis.set_major_formatter(fmt)
+    if "y" in axes:
+        ax.yaxis.set_major_formatter(fmt)
+
+
+def plot_paired_change(
+    result: Any,
+    scale: str,
+    ax: Axes | None = None,
+    lang: str = "en",
+    min_cell: int | None = None,
+) -> Axes:
+    """Box plots of the start and end scores and the mean change with its CI, per scale.
 
     ``result`` is a :class:`~kureval.selfrating.prepost.PrePostResult`; only
-    persons with both scores (``result.pairs``) are drawn.
+    persons with both scores (``result.pairs``) are summarised. Nothing that
+    stands for one person is drawn: boxes span the quartiles with the median,
+    whiskers reach the 10th and 90th percentiles, no outlying points are
+    shown, and the mean at each time point is a diamond. The mean change
+    (end − start) with its confidence interval is written under the title.
+    With ``min_cell``, a scale with fewer than ``min_cell`` complete pairs is
+    not drawn.
     """
     check_lang(lang)
     pairs = result.pairs[result.pairs["scale"] == scale]
+    row = result.table[result.table["scale"] == scale]
     with style():
         ax = _axes(ax)
-        offsets = np.linspace(-0.06, 0.06, max(len(pairs), 1))  # fixed spread, no randomness
-        direction = 1 if _hib(result, scale) else -1
-        for (a, b), off in zip(pairs[["pre", "post"]].to_numpy(), offsets, strict=False):
-            better = (b - a) * direction
-            colour = (
-                PALETTE["improved"]
-                if better > 0
-                else PALETTE["worse"]
-                if better < 0
-                else PALETTE["neutral"]
-            )
-            ax.plot([0 + off, 1 + off], [a, b], color=colour, alpha=0.25, linewidth=0.6)
-        if len(pairs):
+        small = min_cell is not None and len(pairs) < min_cell
+        if len(pairs) and not small:
             ax.boxplot(
-                [pairs["pre"], pairs["post"]],
+                [pairs["pre"].to_numpy(float), pairs["post"].to_numpy(float)],
                 positions=[0, 1],
-                widths=0.25,
+                widths=0.35,
+                whis=(10, 90),
                 showfliers=False,
+                showmeans=True,
+                meanprops={"marker": "D", "markerfacecolor": "black", "markeredgecolor": "black"},
                 medianprops={"color": "black"},
-                boxprops={"facecolor": "none"},
+                boxprops={"facecolor": PALETTE["participants"], "alpha": 0.35},
                 patch_artist=True,
             )
+        elif small:
+            ax.text(0.5, 0.5, f"n < {min_cell}", ha="center", va="center", transform=ax.transAxes)
         ax.set_xticks([0, 1], [scale_label(result.pre, lang), scale_label(result.post, lang)])
         ax.set_xlim(-0.5, 1.5)
         ax.set_ylabel(t("sr_fig_score", lang))
-        ax.set_title(scale_label(scale, lang))
+        title = scale_label(scale, lang)
+        if len(row) == 1 and len(pairs) and not small:
+            title += "\n" + _change_text(row.iloc[0], lang)
+        ax.set_title(title)
+        _sv_ticks(ax, lang, "y")
     return ax
+
+
+def _change_text(r: Any, lang: str) -> str:
+    """``Mean change 2.70 (1.83 to 3.57)`` in the report language."""
+    sd = abs(float(r["sd_pre"])) if np.isfinite(r["sd_pre"]) else 1.0
+    dec = 3 if sd < 1 else 2
+    est, lo, hi = (
+        format_number(float(r[c]), dec, lang) for c in ("mean_diff", "diff_ci_low", "diff_ci_high")
+    )
+    return t("sr_fig_mean_change", lang, est=est, lo=lo, hi=hi)
 
 
 def _hib(result: Any, scale: str) -> bool:
@@ -129,14 +167,16 @@ def plot_trajectories(
         ax.set_ylabel(t("sr_fig_score", lang))
         ax.set_title(scale_label(scale, lang))
         ax.legend(frameon=False)
+        _sv_ticks(ax, lang, "y")
     return ax
 
 
 def plot_forest(result: Any, ax: Axes | None = None, lang: str = "en") -> Axes:
     """Forest plot of d_z with its CI per scale (× subgroup), oriented so that better is to the right.
 
-    For scales where lower is better the sign of d_z and its CI is reversed;
-    the axis label says so.
+    For scales where lower is better the sign of d_z and its CI is reversed,
+    so positive always means improvement; the axis label says so (the tables
+    keep the sign of end − start).
     """
     check_lang(lang)
     tab = result.table.iloc[::-1]
@@ -158,17 +198,62 @@ def plot_forest(result: Any, ax: Axes | None = None, lang: str = "en") -> Axes:
         )
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_yticks(y, names)
-        ax.set_xlabel(t("sr_fig_effect", lang) + "\n" + t("sr_fig_effect_better", lang))
+        ax.set_xlabel(
+            t("sr_fig_effect", lang)
+            + "\n"
+            + t("sr_fig_effect_better", lang)
+            + "\n"
+            + t("sr_fig_effect_flipped", lang)
+        )
         ax.grid(axis="y", visible=False)
+        _sv_ticks(ax, lang, "x")
     return ax
 
 
-def _small(share: Any, n: Any, min_cell: int | None) -> np.ndarray:
-    """Whether share × n is a count of 1 … min_cell − 1 (to be hidden like in the tables)."""
-    k = np.rint(np.asarray(share, dtype=float) * np.asarray(n, dtype=float))
+_PARTS = ("improved", "unchanged", "worse")
+_TRANSITIONS = ("case_case", "recovered", "new_case", "noncase_noncase")
+
+
+def _hidden_cells(
+    counts: pd.DataFrame, parts: list[str], min_cell: int | None, total: str = "n_pairs"
+) -> np.ndarray:
+    """Boolean (rows × parts + total) of the cells the tables suppress, with secondary suppression.
+
+    Uses :func:`kureval.report.privacy.suppress_counts` with the same structure
+    as the report's tables (``total`` = sum of ``parts`` in every row), so a
+    figure hides exactly the cells its table hides.
+    """
     if min_cell is None:
-        return np.zeros(k.shape, dtype=bool)
-    return (k > 0) & (k < min_cell)
+        return np.zeros((len(counts), len(parts) + 1), dtype=bool)
+    shown = suppress_counts(
+        counts[[*parts, total]].reset_index(drop=True),
+        parts,
+        min_cell=min_cell,
+        total_cols={total: parts},
+    )
+    return shown[[*parts, total]].map(lambda v: isinstance(v, str) and v != "").to_numpy()
+
+
+def share_counts(result: Any) -> pd.DataFrame:
+    """Counts improved / unchanged / worse (share × n, rounded) of the classified rows of a
+    :class:`~kureval.selfrating.prepost.PrePostResult`, one row per scale (× subgroup)."""
+    tab = result.table[result.table["share_improved"].notna()].reset_index(drop=True)
+    out = tab[["scale", *result.by, "n_pairs"]].copy()
+    for part in _PARTS:
+        out[part] = (tab[f"share_{part}"] * tab["n_pairs"]).round().astype(int)
+    return out
+
+
+def caseness_hidden(result: Any, min_cell: int | None) -> np.ndarray:
+    """Rows of a :class:`~kureval.selfrating.caseness.CasenessResult` with any suppressed cell.
+
+    In such a row the McNemar p-value and the shares of cases at start and end
+    would let a reader work the hidden transition counts out (p depends only on
+    the two discordant cells; the shares give case→case + case→non-case and
+    case→case + non-case→case), so the report blanks them all.
+    """
+    hidden = _hidden_cells(result.table.reset_index(drop=True), list(_TRANSITIONS), min_cell)
+    return np.asarray(hidden.any(axis=1), dtype=bool)
 
 
 def plot_shares(
@@ -176,38 +261,49 @@ def plot_shares(
 ) -> Axes:
     """Stacked horizontal bars of the shares improved / unchanged / worse by the MCID per scale.
 
-    With ``min_cell``, a scale where any of the three groups has 1 … min_cell − 1
-    persons is drawn without bars and marked ``<min_cell``, so the figure
-    reveals no count the tables suppress.
+    With ``min_cell``, the groups the shares table suppresses (counts of
+    1 … min_cell − 1 and the cells hidden with them) are not drawn on their
+    own: the visible groups are drawn first and the hidden ones together as
+    one hatched grey segment at the end of the bar, whose width is known from
+    the visible cells anyway.
     """
     check_lang(lang)
-    tab = result.table[result.table["share_improved"].notna()].iloc[::-1]
-    hide = np.zeros(len(tab), dtype=bool)
-    for col in ("share_improved", "share_unchanged", "share_worse"):
-        hide |= _small(tab[col], tab["n_pairs"], min_cell)
+    counts = share_counts(result)
+    hidden = _hidden_cells(counts, list(_PARTS), min_cell)
+    counts, hidden = counts.iloc[::-1], hidden[::-1]
     names = [
         " · ".join([scale_label(str(r["scale"]), lang), *[str(r[b]) for b in result.by]])
-        for _, r in tab.iterrows()
+        for _, r in counts.iterrows()
     ]
-    y = np.arange(len(tab))
+    y = np.arange(len(counts))
+    n = counts["n_pairs"].to_numpy(float)
     with style():
-        ax = _axes(ax, 0.25 + 0.28 * len(tab) + 0.8)
-        left = np.zeros(len(tab))
-        for col, key, colour in (
-            ("share_improved", "sr_fig_improved", PALETTE["improved"]),
-            ("share_unchanged", "sr_fig_unchanged", PALETTE["unchanged"]),
-            ("share_worse", "sr_fig_worse", PALETTE["worse"]),
+        ax = _axes(ax, 0.25 + 0.28 * len(counts) + 0.8)
+        left = np.zeros(len(counts))
+        for k, (part, colour) in enumerate(
+            zip(_PARTS, (PALETTE["improved"], PALETTE["unchanged"], PALETTE["worse"]), strict=True)
         ):
-            width = np.where(hide, 0.0, 100 * tab[col].to_numpy(float))
-            ax.barh(y, width, left=left, color=colour, label=t(key, lang))
+            vis = ~hidden[:, k] & ~hidden[:, -1]
+            width = np.where(vis, 100 * counts[part].to_numpy(float) / np.where(n > 0, n, 1), 0.0)
+            ax.barh(y, width, left=left, color=colour, label=t(f"sr_fig_{part}", lang))
             left += width
-        for yi in y[hide]:
-            ax.text(1, yi, f"<{min_cell}", va="center", fontsize=8)
+        rest = np.where(hidden.any(axis=1), 100 - left, 0.0)
+        if rest.any():
+            ax.barh(
+                y,
+                rest,
+                left=left,
+                color="white",
+                edgecolor=PALETTE["neutral"],
+                hatch="///",
+                label=t("sr_fig_suppressed", lang, min_cell=min_cell),
+            )
         ax.set_yticks(y, names)
         ax.set_xlim(0, 100)
         ax.set_xlabel(t("sr_fig_share", lang))
-        ax.legend(frameon=False, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+        ax.legend(frameon=False, ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.22))
         ax.grid(axis="y", visible=False)
+        _sv_ticks(ax, lang, "x")
     return ax
 
 
@@ -216,16 +312,13 @@ def plot_caseness(
 ) -> Axes:
     """Share of cases at start and at end per scale (persons with both time points), side by side.
 
-    With ``min_cell``, a bar standing for 1 … min_cell − 1 cases or non-cases is not drawn.
+    With ``min_cell``, a scale whose transition table has any suppressed cell
+    (see :func:`caseness_hidden`) is drawn without bars and marked as
+    suppressed, since either share would reveal a hidden count.
     """
     check_lang(lang)
+    hide = caseness_hidden(result, min_cell)[::-1]
     tab = result.table.iloc[::-1]
-    hide_pre = _small(tab["share_case_pre"], tab["n_pairs"], min_cell) | _small(
-        1 - tab["share_case_pre"], tab["n_pairs"], min_cell
-    )
-    hide_post = _small(tab["share_case_post"], tab["n_pairs"], min_cell) | _small(
-        1 - tab["share_case_post"], tab["n_pairs"], min_cell
-    )
     names = [
         " · ".join([scale_label(str(r["scale"]), lang), *[str(r[b]) for b in result.by]])
         for _, r in tab.iterrows()
@@ -235,21 +328,24 @@ def plot_caseness(
         ax = _axes(ax, 0.25 + 0.35 * len(tab) + 0.8)
         ax.barh(
             y + 0.18,
-            np.where(hide_pre, 0.0, 100 * tab["share_case_pre"]),
+            np.where(hide, 0.0, 100 * tab["share_case_pre"].to_numpy(float)),
             height=0.35,
             color=PALETTE["neutral"],
             label=t("sr_fig_case_pre", lang),
         )
         ax.barh(
             y - 0.18,
-            np.where(hide_post, 0.0, 100 * tab["share_case_post"]),
+            np.where(hide, 0.0, 100 * tab["share_case_post"].to_numpy(float)),
             height=0.35,
             color=PALETTE["participants"],
             label=t("sr_fig_case_post", lang),
         )
+        for yi in y[hide]:
+            ax.text(1, yi, t("sr_fig_not_shown", lang, min_cell=min_cell), va="center", fontsize=8)
         ax.set_yticks(y, names)
         ax.set_xlim(0, 100)
         ax.set_xlabel(t("sr_fig_share", lang))
-        ax.legend(frameon=False)
+        ax.legend(frameon=False, loc="upper center", ncols=2, bbox_to_anchor=(0.5, -0.3))
         ax.grid(axis="y", visible=False)
+        _sv_ticks(ax, lang, "x")
     return ax

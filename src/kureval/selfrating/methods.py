@@ -3,7 +3,9 @@
 The text says what was actually computed (time points, tests, effect-size
 variants, MCIDs and reliabilities with their sources, Wilcoxon settings,
 missing items, dropout). It contains no counts, so nothing in it needs
-suppression. Wording comes from the label catalogue ``selfrating.toml``;
+suppression. Numbers are written with the language's decimal mark (the
+catalogue key ``sr_m_decimal``) and case rules with ≥ / ≤. Wording comes from
+the label catalogue ``selfrating.toml``;
 to keep this analysis module free of presentation imports, the caller passes
 the lookup function::
 
@@ -27,8 +29,21 @@ class TextFn(Protocol):
     def __call__(self, key: str, **fmt: Any) -> str: ...
 
 
-def _fmt(x: float) -> str:
-    return f"{x:g}"
+_RELATION = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
+
+
+def _fmt(x: float, decimal: str = ".") -> str:
+    """Shortest plain form of ``x`` (``1.5``, ``0.066``, ``10``) with the given decimal mark."""
+    return f"{x:g}".replace(".", decimal)
+
+
+def _decimal(text: TextFn) -> str:
+    """The language's decimal mark: the catalogue key ``sr_m_decimal`` ("." or ",")."""
+    try:
+        mark = text("sr_m_decimal")
+    except Exception:  # a caller's own wording function without the key: keep the point
+        return "."
+    return mark if mark in {".", ","} else "."
 
 
 def _join(items: list[str], text: TextFn) -> str:
@@ -39,7 +54,8 @@ def _join(items: list[str], text: TextFn) -> str:
 
 def _prepost_part(pp: PrePostResult, text: TextFn, label: Callable[[str], str]) -> list[str]:
     tab = pp.table.drop_duplicates("scale")
-    conf = _fmt(100 * pp.confidence)
+    dec = _decimal(text)
+    conf = _fmt(100 * pp.confidence, dec)
     out = [
         text("sr_m_pairs", pre=label(pp.pre), post=label(pp.post)),
         text("sr_m_ttest", conf=conf, n_scales=len(tab)),
@@ -54,7 +70,7 @@ def _prepost_part(pp: PrePostResult, text: TextFn, label: Callable[[str], str]) 
     with_mcid = tab[tab["mcid"].notna()]
     if len(with_mcid):
         parts = [
-            f"{label(str(sc))} {_fmt(float(m))} ({src})"
+            f"{label(str(sc))} {_fmt(float(m), dec)} ({src})"
             for sc, m, src in zip(
                 with_mcid["scale"], with_mcid["mcid"], with_mcid["mcid_source"], strict=True
             )
@@ -66,7 +82,7 @@ def _prepost_part(pp: PrePostResult, text: TextFn, label: Callable[[str], str]) 
     with_rel = tab[tab["reliability"].notna()]
     if len(with_rel):
         parts = [
-            f"{label(str(sc))} {_fmt(float(r))} ({src})"
+            f"{label(str(sc))} {_fmt(float(r), dec)} ({src})"
             for sc, r, src in zip(
                 with_rel["scale"],
                 with_rel["reliability"],
@@ -82,9 +98,14 @@ def _prepost_part(pp: PrePostResult, text: TextFn, label: Callable[[str], str]) 
 
 def _caseness_part(cs: CasenessResult, text: TextFn, label: Callable[[str], str]) -> list[str]:
     rules = []
+    dec = _decimal(text)
     first = cs.table.drop_duplicates("scale")
     for sc, when, thr in zip(first["scale"], first["case_when"], first["threshold"], strict=True):
-        rule = text("sr_m_case_column") if when == "instrument" else f"{when} {_fmt(float(thr))}"
+        rule = (
+            text("sr_m_case_column")
+            if when == "instrument"
+            else f"{_RELATION.get(when, when)} {_fmt(float(thr), dec)}"
+        )
         rules.append(f"{label(str(sc))} {rule}")
     corr = "sr_m_mcnemar_cc" if cs.correction else "sr_m_mcnemar_nocc"
     caseness = text(
@@ -106,7 +127,7 @@ def _longitudinal_part(
             "sr_m_mixed",
             timepoints=tps,
             first=label(lg.timepoints[0]),
-            conf=_fmt(100 * lg.confidence),
+            conf=_fmt(100 * lg.confidence, _decimal(text)),
             fitter=text(f"sr_m_fitter_{lg.engine}"),
         ),
         text("sr_m_completers"),
