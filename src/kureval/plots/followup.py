@@ -32,6 +32,7 @@ __all__ = [
     "goal_label",
     "goals_table",
     "hidden_counts",
+    "methods_paragraph",
     "shares_table",
     "plot_destinations",
     "plot_flow",
@@ -254,21 +255,15 @@ def _tp(tp: str, lang: str) -> str:
 
 # --------------------------------------------------------------------------- bars with CIs
 def _category_label(prefix: str, code: str, lang: str) -> str:
+    # provision codes use page 1's labels (overview catalogue), so both pages say the same
+    if prefix == "fu_prov_" and has(f"overview_provision_{code}"):
+        return t(f"overview_provision_{code}", lang)
     return t(f"{prefix}{code}", lang) if has(f"{prefix}{code}") else code
 
 
-def _share_bars(
-    result: Any,
-    table: str,
-    column: str,
-    denom: str,
-    prefix: str,
-    axis_key: str,
-    group: Any,
-    ax: Axes | None,
-    lang: str,
-) -> Axes:
+def _share_bars(result: Any, table: str, group: Any, ax: Axes | None, lang: str) -> Axes:
     check_lang(lang)
+    column, denom, prefix = _SHARES[table]
     key = _pick(result, group)
     d = result.for_group(table, key)
     all_cats = list(dict.fromkeys(d[column]))
@@ -286,7 +281,8 @@ def _share_bars(
     cats = [
         c for c in all_cats if counts[f"{c}|{sexes[0]}"] > 0
     ]  # categories nobody is in are left out
-    ax = ax if ax is not None else new_axes(FULL_WIDTH, max(0.32 * len(cats), 2.2))
+    fig_h = max(0.17 * len(cats) * len(sexes) + 0.8, 2.2)  # room for a "<5" per sex
+    ax = ax if ax is not None else new_axes(FULL_WIDTH, fig_h)
     height = 0.8 / len(sexes)
     y = np.arange(len(cats))[::-1].astype(float)
     for j, s in enumerate(sexes):
@@ -294,8 +290,14 @@ def _share_bars(
         for i, c in enumerate(cats):
             r = cell[(c, s)]
             text = shown[f"{c}|{s}"]
-            if not text.isdigit() or not np.isfinite(r["share"]):
-                ax.text(0.5, yy[i], text if not text.isdigit() else "–", va="center", fontsize=6.5)
+            if (
+                not text.isdigit()
+                or not np.isfinite(r["share"])
+                or not shown[f"{denom}|{s}"].isdigit()
+            ):
+                # hidden count, no share, or a hidden denominator (its CI width would reveal it)
+                mark = text if np.isfinite(r["share"]) or not text.isdigit() else "–"
+                ax.text(0.5, yy[i], mark, va="center", fontsize=6.5)
                 continue
             ax.barh(
                 yy[i],
@@ -307,7 +309,7 @@ def _share_bars(
             )
     ax.set_yticks(y, [_category_label(prefix, c, lang) for c in cats])
     ax.set_ylim(-0.6, len(cats) - 0.4)
-    ax.set_xlabel(t(axis_key, lang))
+    ax.set_xlabel(t(f"fu_axis_share_{denom[2:]}", lang))
     ax.set_xlim(0, 100)
     ax.grid(axis="y", visible=False)
     if len(sexes) > 1:
@@ -321,34 +323,14 @@ def plot_destinations(
     result: Any, group: Any = None, ax: Axes | None = None, lang: str = "en"
 ) -> Axes:
     """Exit destinations among those who ended: share (%) with Wilson 95 % CI, all and by sex."""
-    return _share_bars(
-        result,
-        "destinations",
-        "exit_destination",
-        "n_ended",
-        "fu_dest_",
-        "fu_axis_share_ended",
-        group,
-        ax,
-        lang,
-    )
+    return _share_bars(result, "destinations", group, ax, lang)
 
 
 def plot_provision(
     result: Any, group: Any = None, ax: Axes | None = None, lang: str = "en"
 ) -> Axes:
     """Provision at start among those who started: share (%) with Wilson 95 % CI, all and by sex."""
-    return _share_bars(
-        result,
-        "provision",
-        "provision_at_start",
-        "n_started",
-        "fu_prov_",
-        "fu_axis_share_started",
-        group,
-        ax,
-        lang,
-    )
+    return _share_bars(result, "provision", group, ax, lang)
 
 
 # --------------------------------------------------------------------------- goals
@@ -435,9 +417,24 @@ def flow_table(result: Any, lang: str = "en", by_sex: bool = False) -> pd.DataFr
         total_rows=totals,
         total_cols=col_totals or None,
     )
+    _not_applicable(result, shown)
     shown.index = [_stage_label(s, lang) for s in shown.index]
     shown.index.name = t("fu_col_stage", lang)
     return shown
+
+
+NOT_APPLICABLE = "–"
+
+
+def _not_applicable(result: Any, shown: pd.DataFrame) -> None:
+    """Self-rating rows of a group in which nobody answered anything: "–" (not applicable)."""
+    rows = [r for r in shown.index if str(r).startswith("answered") or r == "prepost"]
+    for key, label in zip(result.groups(), result.table.columns, strict=True):
+        s = result.for_group("stages", key)
+        if s.loc[s["stage"] == "answered", "n"].sum() > 0:
+            continue
+        cols = [c for c in shown.columns if c == label or str(c).startswith(f"{label} | ")]
+        shown.loc[rows, cols] = NOT_APPLICABLE
 
 
 def _flow_counts(result: Any, lang: str, by_sex: bool) -> tuple[pd.DataFrame, dict[str, list[str]]]:
@@ -577,3 +574,20 @@ def goals_table(result: Any, lang: str = "en") -> pd.DataFrame:
         }
     )
     return out
+
+
+def methods_paragraph(result: Any, lang: str = "en", ci_level: int = 95) -> str:
+    """Methods of the follow-up section, filled in from ``result``.
+
+    Denominators (destinations and goals: those who ended; provision: those
+    who started), Wilson score intervals at ``ci_level`` % (the level passed
+    to :func:`kureval.followup.flow.flow`, 95 by default), the reporting
+    period and the disclosure rules (``<min_cell``, ``..``, blank shares).
+    """
+    check_lang(lang)
+    period = (
+        t("fu_methods_period", lang, period=result.period, period_by=result.period_by)
+        if result.period
+        else ""
+    )
+    return t("fu_methods", lang, period=period, level=ci_level, min_cell=result.min_cell)
