@@ -26,8 +26,13 @@ Parts
     covariates, caliper 0.2, k = 5, no replacement).  ``--scale`` shrinks
     every count.
 
-Times are wall-clock seconds of one run (``time.perf_counter``); the peak
-resident memory is ``ru_maxrss`` of the process.  Results go to stdout and to
+Times are wall-clock seconds of one run (``time.perf_counter``; for the pool
+part also the process CPU time and the 1-minute load average at the end, since
+the development machine is shared); the peak resident memory is ``ru_maxrss``
+of the process.  On the Firecracker VM much of the pool's time is the kernel
+zeroing freshly mapped pages; glibc's allocator can be told to keep freed memory
+(``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000``), which cut pool + match
+by 10–30 % in the measurements of ``RESULTS-matching.md``.  Results go to stdout and to
 ``benchmarks/output/bench_matching.json``.
 """
 
@@ -36,6 +41,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import resource
 import time
@@ -204,14 +210,16 @@ def bench_pool(scale: float) -> dict[str, float]:
     study = SimpleNamespace(
         config=SimpleNamespace(reference=cfg, register=register), exclusions=None, **tables
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = match_reference(study)
-    t_match = time.perf_counter() - t0
+    t_match, c_match = time.perf_counter() - t0, time.process_time() - c0
     flow = res.pool_flow.set_index("step")["n"].to_dict()
     return {
         "generate_s": t_gen,
         "read_parquet_s": t_read,
         "pool_and_match_s": t_match,
+        "pool_and_match_cpu_s": c_match,
+        "load_average_1min": os.getloadavg()[0],
         "candidate_rows": int(flow["candidate rows in strata with participants"]),
         "eligible_rows": int(flow["eligible candidate rows (persons × periods)"]),
         "participants_matched": int(res.matched["set_id"].nunique()),

@@ -50,9 +50,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kureval.errors import ConfigError, DataError, Problem
-from kureval.register.windows import windows_from_tables
+from kureval.register.windows import Tables, pre_window_covariates
 from kureval.study.reference_config import ReferenceConfig
 from kureval.study.register_config import RegisterConfig, WindowConfig
 
@@ -148,7 +150,7 @@ def _place_participants(
     pop = population.set_index(population["person_id"].astype(str))
     pid = p["person_id"].astype(str)
     start = pd.to_datetime(p["start_date"])
-    in_pop = pid.isin(pop.index)
+    in_pop = _is_in(pid, pop.index)
     in_from = pd.to_datetime(pid.map(pop["in_register_from"]))
     exit_ = pd.to_datetime(pid.map(pop["exit_date"]))
     pre = pd.Timedelta(days=cfg.pre_window_days)
@@ -193,6 +195,20 @@ def _place_participants(
 _NAT = np.iinfo(np.int64).min
 
 
+def _is_in(ids: pd.Series, index: pd.Index) -> pd.Series:
+    """``ids.isin(index)`` by a pyarrow hash look-up (pandas builds a Python set of ``index``)."""
+    value_set = pa.array(index.to_numpy(dtype=object), type=pa.string())
+    hit = pc.is_in(pa.array(ids, type=pa.string()), value_set=value_set)
+    return pd.Series(hit.to_numpy(zero_copy_only=False), index=ids.index)
+
+
+def _positions(index: pd.Index, ids: pd.Series) -> np.ndarray:
+    """``index.get_indexer(ids)`` (unique ``index``) by one pyarrow hash look-up."""
+    value_set = pa.array(index.to_numpy(dtype=object), type=pa.string())
+    pos = pc.index_in(pa.array(ids.astype(str), type=pa.string()), value_set=value_set)
+    return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def _days(values: pd.Series, missing: int) -> np.ndarray:
     """Dates → int64 days since 1970-01-01; missing dates → ``missing``."""
     d = pd.to_datetime(values).to_numpy("datetime64[D]").astype(np.int64)
@@ -214,6 +230,7 @@ class _Register:
     gv_group: np.ndarray
     groups: list[str]
     sick: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    table_codes: dict[str, np.ndarray]  # population position of every visit / spell
 
 
 def _register(
@@ -229,20 +246,22 @@ def _register(
     gp = np.zeros(0, np.int64)
     gd = np.zeros(0, np.int64)
     gg = np.zeros(0, np.int64)
+    table_codes: dict[str, np.ndarray] = {}
     if visits is not None and groups:
         codes, uniques = pd.factorize(visits["diagnosis"])
         of_code = _group_of_codes(pd.Series(np.asarray(uniques, dtype=object)).astype(str), groups)
         lookup = np.array([names.index(g) if isinstance(g, str) else -1 for g in of_code] + [-1])
         g = lookup[codes]  # code −1 (missing diagnosis) → last entry, −1
         keep = g >= 0
-        person = index.get_indexer(pd.Index(visits["person_id"].astype(str)[keep]))
+        table_codes["visits"] = _positions(index, visits["person_id"])
+        person = table_codes["visits"][keep]
         day = _days(visits["date"][keep], _NAT)
         ok = person >= 0
         order = np.lexsort((g[keep][ok], day[ok]))
         gp, gd, gg = person[ok][order], day[ok][order], g[keep][ok][order]
     sick = None
     if sick_leave is not None:
-        sp = index.get_indexer(pd.Index(sick_leave["person_id"].astype(str)))
+        sp = table_codes["sick_leave"] = _positions(index, sick_leave["person_id"])
         sick = (sp, _days(sick_leave["start_date"], big), _days(sick_leave["end_date"], big))
     return _Register(
         ids=ids,
@@ -256,7 +275,18 @@ def _register(
         gv_group=gg,
         groups=names,
         sick=sick,
+        table_codes=table_codes,
     )
+
+
+def _latest_group(person: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+    """Group of each person's last entry (entries sorted by date, group), −1 when none."""
+    last = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(last, person, np.arange(len(person), dtype=np.int64))
+    out = np.full(n, -1, dtype=np.int64)
+    has = last >= 0
+    out[has] = group[last[has]]
+    return out
 
 
 def _candidates(
@@ -267,10 +297,11 @@ def _candidates(
     cfg: ReferenceConfig,
     lo: pd.Timestamp,
     keys: pd.DataFrame,
-) -> tuple[pd.DataFrame, int]:
+) -> tuple[pd.DataFrame, int, np.ndarray]:
     """Eligible candidate rows of one period, restricted to the participants' exact strata.
 
-    Returns the rows and the number of eligible persons before that restriction.
+    Returns the rows, the number of eligible persons before that restriction
+    and the rows' population positions.
     """
     a = int(np.datetime64(anchor.date(), "D").astype(np.int64))
     e = int(np.datetime64(period_end.date(), "D").astype(np.int64))
@@ -280,10 +311,7 @@ def _candidates(
     days = cfg.eligibility.diagnosis_visit_days
     span = days if days > 0 else pre
     i0, i1 = np.searchsorted(reg.gv_day, [a - span, a], side="left")
-    group = np.full(len(reg.ids), -1, dtype=np.int64)
-    rev_p, rev_g = reg.gv_person[i0:i1][::-1], reg.gv_group[i0:i1][::-1]
-    uniq, first = np.unique(rev_p, return_index=True)  # latest group visit per person
-    group[uniq] = rev_g[first]
+    group = _latest_group(reg.gv_person[i0:i1], reg.gv_group[i0:i1], len(reg.ids))
     if days > 0 and reg.groups:
         ok &= group >= 0
     if cfg.eligibility.sick_leave_at_index and reg.sick is not None:
@@ -309,9 +337,17 @@ def _candidates(
     )
     exact = [v for v in keys.columns if v != "index_period"]
     if exact:
-        out = out.merge(keys[exact].drop_duplicates(), on=exact, how="inner")
+        inside = _in_strata(out[exact], keys[exact])
+        out, idx = out.loc[inside].reset_index(drop=True), idx[inside]
     out.insert(0, "row_id", anchor.strftime("%Y-%m-%d") + "|" + out["person_id"].astype(str))
-    return out, n_eligible
+    return out, n_eligible, idx
+
+
+def _in_strata(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
+    """Rows whose exact-variable values occur in ``keys`` (an inner join, rows kept in order)."""
+    both = pd.concat([keys, rows], ignore_index=True)
+    codes = both.groupby(list(both.columns), sort=False, dropna=False).ngroup().to_numpy()
+    return np.isin(codes[len(keys) :], codes[: len(keys)])
 
 
 def build_pool(
@@ -346,18 +382,21 @@ def build_pool(
     parts["age_band"] = _band(parts["age"], config.age_band_years)
     exact = [v for v in dict.fromkeys([*config.exact, "index_period"]) if v in parts.columns]
     frames, n_all = [], 0
+    codes = [reg.index.get_indexer(pd.Index(parts["person_id"]))]
     for anchor in sorted(parts["index_period"].unique()):
         anchor = pd.Timestamp(anchor)
         end = _period_end(anchor, config.index_period)
         keys = parts.loc[parts["index_period"] == anchor, exact]
-        rows, n_elig = _candidates(
+        rows, n_elig, idx = _candidates(
             anchor, end, reg, _barred(participants, config, end, reg.index), config, lo, keys
         )
         frames.append(rows)
+        codes.append(idx)
         n_all += n_elig
     cands = pd.concat(frames, ignore_index=True) if frames else parts.iloc[:0]
     data = pd.concat([parts, cands], ignore_index=True)
-    data = _add_covariates(data, population, visits, sick_leave, dispensations, config, register)
+    tables = (visits, sick_leave, dispensations)
+    data = _add_covariates(data, np.concatenate(codes), reg, population, tables, config, register)
     flow = pd.DataFrame(
         {
             "step": [
@@ -457,38 +496,28 @@ def _needed(
 
 def _add_covariates(
     data: pd.DataFrame,
+    codes: np.ndarray,
+    pop: _Register,
     population: pd.DataFrame,
-    visits: pd.DataFrame | None,
-    sick_leave: pd.DataFrame | None,
-    dispensations: pd.DataFrame | None,
+    tables: Tables,
     cfg: ReferenceConfig,
     register: RegisterConfig,
 ) -> pd.DataFrame:
-    """Covariates of every row over its pre-window, by :func:`kureval.register.windows.windows_from_tables`.
+    """Covariates of every row over its pre-window, by :mod:`kureval.register.windows`.
 
-    Only the register tables (and ATC groups) the configured covariates need are windowed.
+    ``codes`` are the rows' positions in the population table.  Only the
+    register tables (and ATC groups) the configured covariates need are windowed.
     """
-    query = pd.DataFrame(
-        {
-            "id": data["person_id"],
-            "set_id": 0,
-            "treat": data["treat"],
-            "weight": 1.0,
-            "index_date": data["index_date"],
-        }
+    needed, reg = _needed(cfg.covariates, register)
+    visits, sick_leave, dispensations = tables
+    used: Tables = (
+        visits if "visits" in needed else None,
+        sick_leave if "sick_leave" in needed else None,
+        dispensations if "dispensations" in needed else None,
     )
-    tables, reg = _needed(cfg.covariates, register)
-    win = windows_from_tables(
-        query,
-        population,
-        visits if "visits" in tables else None,
-        sick_leave if "sick_leave" in tables else None,
-        dispensations if "dispensations" in tables else None,
-        windows=(WindowConfig("pre", -cfg.pre_window_days, -1),),
-        register=reg,
-    )
-    skip = {"id", "set_id", "treat", "weight", "index_date", "window", "window_start", "window_end"}
-    cov = win[[c for c in win.columns if c not in skip]].reset_index(drop=True)
+    idx_day = pd.to_datetime(data["index_date"]).to_numpy("datetime64[D]").astype(np.int64)
+    window = WindowConfig("pre", -cfg.pre_window_days, -1)
+    cov = pre_window_covariates(codes, idx_day, population, used, window, reg, pop.table_codes)
     missing = [c for c in cfg.covariates if c not in cov.columns and c not in data.columns]
     if missing:
         raise ConfigError(

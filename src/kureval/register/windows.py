@@ -57,6 +57,8 @@ CARE_TYPES = (
 SPAN = np.int64(1 << 21)  # days per person in the key space (about 5700 years)
 OFFSET = np.int64(1 << 20)  # so that dates from 900 AD on have positive day numbers
 _NAT = np.iinfo(np.int64).min
+Tables = tuple[pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame | None]
+"""Visits, sick-leave spells and dispensations (any of them absent)."""
 
 
 def _key(code: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -78,18 +80,32 @@ def _rows(frame: pd.DataFrame, mask: np.ndarray) -> list[int | None]:
 
 
 def _point_sums(
-    key: np.ndarray, values: np.ndarray | None, lo: np.ndarray, hi: np.ndarray
+    skey: np.ndarray, values: np.ndarray | None, lo: np.ndarray, hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Count (and sum of values) of sorted point keys in ``[lo, hi]`` per query."""
-    order = np.argsort(key, kind="stable")
-    skey = key[order]
+    """Count (and sum of ``values``, same order) of sorted point keys in ``[lo, hi]`` per query."""
     left = np.searchsorted(skey, lo, "left")
     right = np.searchsorted(skey, hi, "right")
     count = np.maximum(right - left, 0)
     if values is None:
         return count, count.astype(float)
-    csum = np.concatenate([[0.0], np.cumsum(values[order])])
+    csum = np.concatenate([[0.0], np.cumsum(values)])
     return count, np.where(count > 0, csum[right] - csum[np.minimum(left, right)], 0.0)
+
+
+def _sorted_events(code: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keys of (person code, day) sorted stably (ties in table order), and the order.
+
+    The order is read off a value sort of the unique ``compact key × rows + row``
+    (10× faster than a stable argsort) when that fits in int64."""
+    key = _key(code, day)
+    n = len(key)
+    span = int(day.max()) - int(day.min()) + 1 if n else 0
+    if n and (int(code.max()) + 1) * span * n < 2**62:
+        compact = code.astype(np.int64) * span + (day - day.min())
+        order = np.sort(compact * n + np.arange(n, dtype=np.int64)) % n
+    else:
+        order = np.argsort(key, kind="stable")
+    return key[order], order
 
 
 def _levels(
@@ -153,10 +169,6 @@ def _check_intervals(
     return out
 
 
-def _codes(index: pd.Index, ids: pd.Series) -> np.ndarray:
-    return index.get_indexer(pd.Index(ids.astype(str)))
-
-
 def _bounds(config: RegisterConfig, dates: Sequence[np.ndarray]) -> tuple[int, int, str]:
     """Data start and end in days; when not configured, the earliest/latest event date."""
     valid = [d[d != _NAT] for d in dates]
@@ -183,7 +195,7 @@ def _matched_rows(matched: pd.DataFrame, index: pd.Index) -> np.ndarray:
     ]
     if problems:
         raise DataError(problems, title="the matched sets lack columns register_windows needs")
-    codes = _codes(index, matched["id"])
+    codes = _lookup(index, matched["id"])
     bad = codes < 0
     problems += [
         Problem(
@@ -206,39 +218,55 @@ def _matched_rows(matched: pd.DataFrame, index: pd.Index) -> np.ndarray:
 
 
 class _Queries:
-    """The observed part of every matched person × window, as key ranges."""
+    """Observed part of every matched person × window as key ranges, searched in key order."""
 
     def __init__(self, code: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-        self.klo = _key(code, lo)
-        self.khi = _key(code, hi)
+        klo, khi = _key(code, lo), _key(code, hi)
+        self.order = np.argsort(klo)  # any order of ties: each query is answered on its own
+        self.klo, self.khi = klo[self.order], khi[self.order]
         self.exposed = hi >= lo
 
-    def points(
-        self, code: np.ndarray, day: np.ndarray, values: np.ndarray | None = None
-    ) -> np.ndarray:
-        count, sums = _point_sums(_key(code, day), values, self.klo, self.khi)
-        return count.astype(float) if values is None else sums
+    def _back(self, values: np.ndarray) -> np.ndarray:
+        out = np.empty(len(values), dtype=values.dtype)
+        out[self.order] = values
+        return out
+
+    def points(self, skey: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """Count (``values`` None) or sum of ``values`` of sorted event keys per query."""
+        count, sums = _point_sums(skey, values, self.klo, self.khi)
+        return self._back(count.astype(float) if values is None else sums)
 
     def cover(self, seg: dict[str, Any]) -> np.ndarray:
-        return np.where(self.exposed, _cover(seg, self.khi) - _cover(seg, self.klo - 1), 0.0)
+        both = self._back(_cover(seg, self.khi) - _cover(seg, self.klo - 1))
+        return np.where(self.exposed, both, 0.0)
 
 
-def _select(
-    table: pd.DataFrame, index: pd.Index, relevant: np.ndarray, name: str, log: Any
-) -> tuple[pd.DataFrame, np.ndarray]:
+def _select(table: pd.DataFrame, ctx: dict[str, Any], name: str) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the matched persons with their population codes; persons unknown to the population counted.
 
     Set membership is tested first (hash ``isin``, done by pyarrow for Arrow
     strings), so the positional look-up only runs on the matched persons' rows.
     """
-    ids = pa.array(table["person_id"].astype(str), type=pa.string())
-    known = pc.is_in(ids, value_set=pa.array(index.to_numpy(dtype=object), type=pa.string()))
-    unknown = len(ids) - int(pc.sum(known).as_py() or 0)
-    _record(log, name, "person not in the population table (ignored)", unknown)
-    value_set = pa.array(index[relevant].to_numpy(dtype=object), type=pa.string())
-    keep = pc.is_in(ids, value_set=value_set).to_numpy(zero_copy_only=False)
-    sub = table.loc[keep]
-    return sub, _codes(index, sub["person_id"])
+    code = ctx["table_codes"].get(name)
+    if code is None:
+        code = _lookup(ctx["index"], table["person_id"])
+    unknown = int((code < 0).sum())
+    _record(ctx["log"], name, "person not in the population table (ignored)", unknown)
+    keep = np.zeros(len(code), bool)
+    keep[code >= 0] = ctx["relevant"][code[code >= 0]]
+    return keep, code[keep]
+
+
+def _lookup(index: pd.Index, ids: pd.Series) -> np.ndarray:
+    """Position of every id in the (unique) population index, −1 when absent.
+
+    One pyarrow hash look-up (``index_in``); the same positions as
+    ``index.get_indexer`` without building Python string objects.
+    """
+    arr = pa.array(ids.astype(str), type=pa.string())
+    value_set = pa.array(index.to_numpy(dtype=object), type=pa.string())
+    pos = pc.index_in(arr, value_set=value_set)
+    return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _record(log: Any, table: str, reason: str, n: int, detail: str = "") -> None:
@@ -262,8 +290,8 @@ def _visit_outcomes(
     ]
     if problems:
         return {}
-    v, code = _select(visits, ctx["index"], ctx["relevant"], "visits", ctx["log"])
-    day = _days(v["date"])
+    keep, code = _select(visits, ctx, "visits")
+    day = _days(visits["date"])[keep]
     _record(
         ctx["log"],
         "visits",
@@ -271,18 +299,27 @@ def _visit_outcomes(
         _outside(day, code, ctx["lo_cov"], ctx["hi_cov"]),
     )
     q: _Queries = ctx["q"]
-    care = v["care_type"].astype(str).to_numpy()
+    care_code, care_names = _labels(visits["care_type"])
+    care_code = care_code[keep]
+    skey, order = _sorted_events(code, day)
+    s_care = care_code[order]
     out = {}
-    for ct in list(CARE_TYPES) + sorted(set(care) - set(CARE_TYPES)):
-        mask = care == ct
-        out[f"visits_{ct}"] = q.points(code[mask], day[mask])
-    mask = care == "psychiatry_inpatient"
-    dis = _days(v["discharge_date"])
+    for ct in list(CARE_TYPES) + sorted(set(care_names[np.unique(care_code)]) - set(CARE_TYPES)):
+        out[f"visits_{ct}"] = q.points(skey[np.isin(s_care, np.flatnonzero(care_names == ct))])
+    mask = np.isin(care_code, np.flatnonzero(care_names == "psychiatry_inpatient"))
+    dis = _days(visits["discharge_date"])[keep]
     seg = _levels(code[mask], day[mask], dis[mask], np.ones(int(mask.sum()), np.int64), cap=1)
     out["inpatient_psychiatry_days"] = q.cover(seg)
     n_over = _overlapping(code[mask], day[mask], dis[mask])
     _record(ctx["log"], "visits", "overlapping inpatient stays (a day counted once)", n_over)
     return out
+
+
+def _labels(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and labels of a column, ``labels[codes]`` = ``values.astype(str)`` (done on uniques)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    names = pd.Series(uniques, dtype=values.dtype).astype(str).to_numpy(dtype=object)
+    return codes, names
 
 
 def _sick_leave_outcomes(
@@ -298,9 +335,9 @@ def _sick_leave_outcomes(
     ]
     if problems:
         return {}
-    s, code = _select(spells, ctx["index"], ctx["relevant"], "sick_leave", ctx["log"])
-    a, b = _days(s["start_date"]), _days(s["end_date"])
-    level = np.rint(s["extent"].to_numpy(dtype=float) * 100).astype(np.int64)
+    keep, code = _select(spells, ctx, "sick_leave")
+    a, b = _days(spells["start_date"])[keep], _days(spells["end_date"])[keep]
+    level = np.rint(ext[keep] * 100).astype(np.int64)
     seg = _levels(code, a, b, level, cap=10000)
     net = ctx["q"].cover(seg)
     _record(
@@ -322,28 +359,32 @@ def _dispensation_outcomes(
     ]
     if problems:
         return {}
-    d, code = _select(disp, ctx["index"], ctx["relevant"], "dispensations", ctx["log"])
-    day = _days(d["date"])
+    keep, code = _select(disp, ctx, "dispensations")
+    day = _days(disp["date"])[keep]
     _record(
         ctx["log"],
         "dispensations",
         "dispensation outside the person's register coverage (ignored)",
         _outside(day, code, ctx["lo_cov"], ctx["hi_cov"]),
     )
-    ddd = d["ddd"].to_numpy(dtype=float)
+    ddd = disp["ddd"].to_numpy(dtype=float)[keep]
     _record(
         ctx["log"],
         "dispensations",
         "dispensation without DDD (counted in any_<ATC>, not in ddd_<ATC>)",
         int(np.isnan(ddd).sum()),
     )
-    atc = d["atc"].astype(str)
+    atc_code, atc_names = _labels(disp["atc"])
+    atc_code = atc_code[keep]
+    skey, order = _sorted_events(code, day)
+    s_atc, s_ddd = atc_code[order], np.nan_to_num(ddd[order])
+    q: _Queries = ctx["q"]
     out = {}
     for group in ctx["atc_groups"]:
-        mask = atc.str.startswith(group).to_numpy()
-        q: _Queries = ctx["q"]
-        out[f"ddd_{group}"] = q.points(code[mask], day[mask], np.nan_to_num(ddd[mask]))
-        out[f"any_{group}"] = (q.points(code[mask], day[mask]) > 0).astype(float)
+        hit = np.array([str(a).startswith(group) for a in atc_names], dtype=bool)
+        mask = np.isin(s_atc, np.flatnonzero(hit))
+        out[f"ddd_{group}"] = q.points(skey[mask], s_ddd[mask])
+        out[f"any_{group}"] = (q.points(skey[mask]) > 0).astype(float)
     return out
 
 
@@ -371,24 +412,18 @@ def _window_days(
 
 
 def _assemble(
-    matched: pd.DataFrame,
-    windows: Sequence[WindowConfig],
-    win_lo: np.ndarray,
-    win_hi: np.ndarray,
-    exposure: np.ndarray,
-    exposed: np.ndarray,
-    outcomes: dict[str, np.ndarray],
+    matched: pd.DataFrame, windows: Sequence[WindowConfig], res: dict[str, Any]
 ) -> pd.DataFrame:
     rows = np.repeat(np.arange(len(matched)), len(windows))
     out = matched.iloc[rows][["id", "set_id", "treat", "weight", "index_date"]].reset_index(
         drop=True
     )
     out["window"] = np.tile([w.name for w in windows], len(matched))
-    out["window_start"] = pd.to_datetime(win_lo, unit="D")
-    out["window_end"] = pd.to_datetime(win_hi, unit="D")
-    out["exposure_days"] = exposure
-    for name, values in outcomes.items():
-        out[name] = np.where(exposed, values, np.nan)
+    out["window_start"] = pd.to_datetime(res["win_lo"], unit="D")
+    out["window_end"] = pd.to_datetime(res["win_hi"], unit="D")
+    out["exposure_days"] = res["exposure"]
+    for name, values in res["outcomes"].items():
+        out[name] = np.where(res["exposed"], values, np.nan)
     return out
 
 
@@ -433,23 +468,48 @@ def windows_from_tables(
     register = register or RegisterConfig()
     index = _population_index(population)
     codes = _matched_rows(matched, index)
-    dates = [
-        _days(t[c])
-        for t, c in (
-            (visits, "date"),
-            (sick_leave, "end_date"),
-            (sick_leave, "start_date"),
-            (dispensations, "date"),
-        )
-        if t is not None
-    ]
+    idx_day = _days(matched["index_date"])
+    tables = (visits, sick_leave, dispensations)
+    res = _outcomes(codes, idx_day, index, population, tables, windows, register, log)
+    out = _assemble(matched, windows, res)
+    _record_exposure(log, windows, res["exposed"])
+    exit_day = _days(population["exit_date"])
+    after_exit = (exit_day[codes] != _NAT) & (exit_day[codes] < idx_day)
+    _record(log, "matched persons", "exit_date before the index date", int(after_exit.sum()))
+    out.attrs["notes"] = res["notes"]
+    return out
+
+
+def _record_exposure(log: Any, windows: Sequence[WindowConfig], exposed: np.ndarray) -> None:
+    per_window = exposed.reshape(-1, len(windows))
+    for j, w in enumerate(windows):
+        n0 = int((~per_window[:, j]).sum())
+        _record(log, "matched persons", f"no exposure in window {w.name} (outcomes missing)", n0)
+
+
+def _outcomes(
+    codes: np.ndarray,
+    idx_day: np.ndarray,
+    index: pd.Index,
+    population: pd.DataFrame,
+    tables: Tables,
+    windows: Sequence[WindowConfig],
+    register: RegisterConfig,
+    log: Any,
+    table_codes: dict[str, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Outcomes of every (row, window) of persons ``codes`` (population rows) at ``idx_day``."""
+    visits, sick_leave, dispensations = tables
+    configured = register.data_start is not None and register.data_end is not None
+    pairs = [(visits, "date"), (sick_leave, "end_date"), (sick_leave, "start_date")]
+    pairs.append((dispensations, "date"))
+    dates = [_days(t[c]) for t, c in pairs if t is not None and not configured]
     d_start, d_end, notes = _bounds(register, dates)
     in_from, exit_day = _days(population["in_register_from"]), _days(population["exit_date"])
     lo_cov = np.maximum(np.where(in_from == _NAT, d_start, in_from), d_start)
     hi_cov = np.minimum(np.where(exit_day == _NAT, d_end, exit_day), d_end)
     relevant = np.zeros(len(index), bool)
     relevant[codes] = True
-    idx_day = _days(matched["index_date"])
     win_lo, win_hi = _window_days(idx_day, windows)
     q_code = np.repeat(codes, len(windows))
     obs_lo, obs_hi = np.maximum(win_lo, lo_cov[q_code]), np.minimum(win_hi, hi_cov[q_code])
@@ -462,27 +522,47 @@ def windows_from_tables(
         "q": q,
         "log": log,
         "atc_groups": register.atc_groups,
+        "table_codes": table_codes or {},
     }
     problems: list[Problem] = []
     outcomes: dict[str, np.ndarray] = {}
-    for table, fn in (
-        (visits, _visit_outcomes),
-        (sick_leave, _sick_leave_outcomes),
-        (dispensations, _dispensation_outcomes),
+    for table, fn in zip(
+        tables, (_visit_outcomes, _sick_leave_outcomes, _dispensation_outcomes), strict=True
     ):
         if table is not None:
             outcomes.update(fn(table, ctx, problems))
     if problems:
         raise DataError(problems, title="the register tables cannot be windowed")
-    out = _assemble(
-        matched, windows, win_lo, win_hi, np.maximum(obs_hi - obs_lo + 1, 0), q.exposed, outcomes
+    return {
+        "win_lo": win_lo,
+        "win_hi": win_hi,
+        "exposure": np.maximum(obs_hi - obs_lo + 1, 0),
+        "exposed": q.exposed,
+        "outcomes": outcomes,
+        "notes": notes,
+    }
+
+
+def pre_window_covariates(
+    codes: np.ndarray,
+    idx_day: np.ndarray,
+    population: pd.DataFrame,
+    tables: Tables,
+    window: WindowConfig,
+    register: RegisterConfig,
+    table_codes: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """``exposure_days`` and outcomes of one window for population rows ``codes`` at ``idx_day``.
+
+    As :func:`windows_from_tables`, without id look-ups or per-row frame (for the
+    reference pool); ``table_codes``: known population positions of table rows."""
+    index = _population_index(population)
+    res = _outcomes(
+        codes, idx_day, index, population, tables, (window,), register, None, table_codes
     )
-    for w in windows:
-        n0 = int(((out["window"] == w.name) & ~q.exposed).sum())
-        _record(log, "matched persons", f"no exposure in window {w.name} (outcomes missing)", n0)
-    after_exit = (exit_day[codes] != _NAT) & (exit_day[codes] < idx_day)
-    _record(log, "matched persons", "exit_date before the index date", int(after_exit.sum()))
-    out.attrs["notes"] = notes
+    out = pd.DataFrame({"exposure_days": res["exposure"]})
+    for name, values in res["outcomes"].items():
+        out[name] = np.where(res["exposed"], values, np.nan)
     return out
 
 

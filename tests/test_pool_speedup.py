@@ -1,0 +1,183 @@
+"""The fast paths of the pool and the windows give exactly what the plain algorithms give.
+
+Each fast helper is compared, bit for bit, with the straightforward pandas /
+numpy computation it replaced (the oracle is written out in the test), on
+random inputs with ties, missing values and unknown ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kureval.reference import pool
+from kureval.register import windows
+from kureval.register.windows import pre_window_covariates, windows_from_tables
+from kureval.study.register_config import RegisterConfig, WindowConfig
+
+REG = RegisterConfig(
+    data_start=dt.date(2019, 1, 1), data_end=dt.date(2021, 12, 31), atc_groups=("N06A", "N05")
+)
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_sorted_events_is_the_stable_argsort(big: bool) -> None:
+    rng = np.random.default_rng(3)
+    code = rng.integers(0, 50, 5000) * (10**9 if big else 1)  # big: the argsort fallback
+    day = rng.integers(17000, 17030, 5000)  # many ties of (code, day)
+    skey, order = windows._sorted_events(code, day)
+    expected = np.argsort(windows._key(code, day), kind="stable")
+    np.testing.assert_array_equal(order, expected)
+    np.testing.assert_array_equal(skey, windows._key(code, day)[expected])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series(["b", "a", None, "b", "c"], dtype=object),
+        pd.Series(["b", "a", None, "b"], dtype="str"),
+        pd.Series(pd.Categorical(["x", None, "y", "x"], categories=["y", "x", "z"])),
+    ],
+)
+def test_labels_equal_astype_str(values: pd.Series) -> None:
+    codes, names = windows._labels(values)
+    expected = values.astype(str).to_numpy(dtype=object)
+    got = names[codes]
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert (g == e) or (pd.isna(g) and pd.isna(e))
+
+
+def test_lookup_and_positions_equal_get_indexer() -> None:
+    index = pd.Index([f"R{i}" for i in range(100)])
+    ids = pd.Series(["R5", "XX", "R99", "R0", "R5", "YY"], dtype="str")
+    expected = index.get_indexer(pd.Index(ids))
+    np.testing.assert_array_equal(windows._lookup(index, ids), expected)
+    np.testing.assert_array_equal(pool._positions(index, ids), expected)
+    pd.testing.assert_series_equal(pool._is_in(ids, index), ids.isin(index))
+
+
+def test_latest_group_equals_last_occurrence() -> None:
+    rng = np.random.default_rng(4)
+    person = rng.integers(0, 30, 400)
+    group = rng.integers(0, 3, 400)
+    rev_p, rev_g = person[::-1], group[::-1]
+    uniq, first = np.unique(rev_p, return_index=True)
+    expected = np.full(40, -1, dtype=np.int64)
+    expected[uniq] = rev_g[first]
+    np.testing.assert_array_equal(pool._latest_group(person, group, 40), expected)
+
+
+def test_in_strata_equals_inner_merge() -> None:
+    rng = np.random.default_rng(5)
+    rows = pd.DataFrame(
+        {
+            "sex": rng.choice(["F", "M"], 300).astype(object),
+            "age_band": rng.choice(["20-29", "30-39", "40-49"], 300).astype(object),
+            "diagnosis_group": rng.choice(["a", "b", None], 300).astype(object),
+        }
+    )
+    keys = rows.sample(12, random_state=1).reset_index(drop=True)
+    merged = rows.merge(keys.drop_duplicates(), on=list(rows.columns), how="inner")
+    inside = pool._in_strata(rows, keys)
+    pd.testing.assert_frame_equal(rows.loc[inside].reset_index(drop=True), merged)
+
+
+def _register(seed: int) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    n = 60
+    ids = [f"P{i:03d}" for i in range(n)]
+    start = np.datetime64("2019-01-01")
+
+    def dates(k: int) -> np.ndarray:
+        return start + rng.integers(0, 1095, k).astype("timedelta64[D]")
+
+    population = pd.DataFrame(
+        {
+            "person_id": ids,
+            "in_register_from": np.where(rng.random(n) < 0.8, np.datetime64("NaT"), dates(n)),
+            "exit_date": np.where(rng.random(n) < 0.8, np.datetime64("NaT"), dates(n)),
+        }
+    )
+    nv = 3000
+    care = rng.choice([*windows.CARE_TYPES, "other"], nv)
+    vday = dates(nv)
+    visits = pd.DataFrame(
+        {
+            "person_id": rng.choice([*ids, "ZZ"], nv),
+            "date": vday,
+            "care_type": pd.Categorical(care),
+            "discharge_date": np.where(
+                care == "psychiatry_inpatient",
+                vday + rng.integers(0, 20, nv).astype("timedelta64[D]"),
+                np.datetime64("NaT"),
+            ),
+        }
+    )
+    ns = 300
+    sday = dates(ns)
+    sick = pd.DataFrame(
+        {
+            "person_id": rng.choice(ids, ns),
+            "start_date": sday,
+            "end_date": sday + rng.integers(0, 60, ns).astype("timedelta64[D]"),
+            "extent": rng.choice([25.0, 50.0, 100.0], ns),
+        }
+    )
+    nd = 1500
+    disp = pd.DataFrame(
+        {
+            "person_id": rng.choice(ids, nd),
+            "date": dates(nd),
+            "atc": rng.choice(["N06AB06", "N05BA01", "N02BE01", None], nd),
+            "ddd": rng.choice([0.1, 0.7, 30.0, np.nan], nd),
+        }
+    )
+    return {"population": population, "visits": visits, "sick": sick, "disp": disp}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pre_window_covariates_equal_windows_from_tables(seed: int) -> None:
+    t = _register(seed)
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, len(t["population"]), 500)
+    index_date = pd.Series(
+        np.datetime64("2020-01-01") + rng.integers(0, 700, 500).astype("timedelta64[D]")
+    )
+    window = WindowConfig("pre", -365, -1)
+    matched = pd.DataFrame(
+        {
+            "id": t["population"]["person_id"].to_numpy()[codes],
+            "set_id": 0,
+            "treat": 0,
+            "weight": 1.0,
+            "index_date": index_date,
+        }
+    )
+    tables = (t["visits"], t["sick"], t["disp"])
+    full = windows_from_tables(matched, t["population"], *tables, windows=(window,), register=REG)
+    idx_day = index_date.to_numpy("datetime64[D]").astype(np.int64)
+    fast = pre_window_covariates(codes, idx_day, t["population"], tables, window, REG)
+    expected = full[fast.columns.tolist()].reset_index(drop=True)
+    pd.testing.assert_frame_equal(fast, expected, check_exact=True)
+    assert full.columns[9:].tolist() == fast.columns[1:].tolist()
+
+
+def test_known_table_codes_give_the_same_covariates() -> None:
+    t = _register(7)
+    index = pd.Index(t["population"]["person_id"])
+    known = {
+        "visits": index.get_indexer(pd.Index(t["visits"]["person_id"])),
+        "sick_leave": index.get_indexer(pd.Index(t["sick"]["person_id"])),
+    }
+    codes = np.arange(len(index))
+    idx_day = np.full(len(index), 18500)
+    tables = (t["visits"], t["sick"], t["disp"])
+    window = WindowConfig("pre", -365, -1)
+    plain = pre_window_covariates(codes, idx_day, t["population"], tables, window, REG)
+    fast = pre_window_covariates(codes, idx_day, t["population"], tables, window, REG, known)
+    pd.testing.assert_frame_equal(fast, plain, check_exact=True)
+    assert plain["visits_primary_care"].sum() > 0
