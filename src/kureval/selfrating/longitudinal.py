@@ -2,9 +2,9 @@
 
 For each scale, ``score ~ C(timepoint) + (1 | person)`` is fitted by REML
 (random intercept per person, time as a categorical fixed effect, reference =
-first time point), by default with kureval's closed-form REML for this
-model (see :func:`fit_random_intercept`; statsmodels ``MixedLM`` is too slow
-for register-sized data and available as ``engine="statsmodels"``). Every available
+first time point), by default with statsmodels ``MixedLM(reml=True)``; for
+register-sized data ``engine="kureval"`` gives the same fit in closed form
+about 150 times faster (see :func:`fit_random_intercept`). Every available
 score enters, so the estimates are valid under missing at random given the
 observed scores of the same person (Laird & Ware 1982), unlike the completers'
 means shown beside them.
@@ -76,7 +76,7 @@ class LongitudinalResult:
     models: pd.DataFrame
     timepoints: tuple[str, ...]
     confidence: float
-    engine: str = "kureval"
+    engine: str = "statsmodels"
 
     @property
     def table(self) -> pd.DataFrame:
@@ -101,18 +101,20 @@ class LongitudinalResult:
 
 
 def fit_random_intercept(
-    y: np.ndarray, x: np.ndarray, groups: np.ndarray, engine: str = "kureval"
+    y: np.ndarray, x: np.ndarray, groups: np.ndarray, engine: str = "statsmodels"
 ) -> dict[str, Any]:
     """REML fit of ``y = Xβ + u_group + e``, ``u ~ N(0, τ²)``, ``e ~ N(0, σ²)``.
 
-    ``engine="kureval"`` (default) profiles σ² out and maximises the REML
+    ``engine="statsmodels"`` (default) fits ``statsmodels`` ``MixedLM(reml=True)``
+    and takes its variance components; ``engine="kureval"`` profiles σ² out and maximises the REML
     likelihood over λ = τ²/σ² in closed form per group (bounded Brent search
     on √λ), using the criterion of ``lme4`` (Bates et al. 2015, J Stat Softw
     67(1), eq. 42): Σ log(1 + n_i λ) + log|Xᵀ H⁻¹ X| + (N − p)(1 + log(2π
-    rᵀH⁻¹r/(N − p))), with H = V/σ². ``engine="statsmodels"`` fits
-    ``statsmodels`` ``MixedLM(reml=True)`` instead (slower: about 30 s for
-    10,000 persons, against well under a second); the tests check that both
-    agree with lme4. Returns ``beta``, ``cov_beta`` (= σ̂²(XᵀH⁻¹X)⁻¹),
+    rᵀH⁻¹r/(N − p))), with H = V/σ² (10,000 persons × 4 time points:
+    0.07 s against 10.6 s for statsmodels on an idle 2-core machine). The
+    tests check that both agree with lme4. With either engine the covariance
+    of the fixed effects is σ̂²(XᵀH⁻¹X)⁻¹ given the REML variance components,
+    as ``lme4`` reports it. Returns ``beta``, ``cov_beta`` (= σ̂²(XᵀH⁻¹X)⁻¹),
     ``var_person``, ``var_residual``, ``reml_loglik``, ``converged`` and
     ``warnings`` (text).
     """
@@ -381,7 +383,7 @@ def longitudinal(
     participants: pd.DataFrame | None = None,
     characteristics: Sequence[str] | None = None,
     confidence: float = 0.95,
-    engine: str = "kureval",
+    engine: str = "statsmodels",
 ) -> LongitudinalResult:
     """Mixed-model means over all time points, completers' means, and attrition.
 
@@ -400,8 +402,8 @@ def longitudinal(
         Baseline characteristics compared in the attrition table (default
         ``sex`` and ``birth_year`` when available).
     confidence : float
-    engine : {"kureval", "statsmodels"}
-        REML fitter, see :func:`fit_random_intercept`.
+    engine : {"statsmodels", "kureval"}
+        REML fitter (default statsmodels ``MixedLM``), see :func:`fit_random_intercept`.
     """
     check_scores(scores)
     tps = _timepoints(scores, timepoints)
