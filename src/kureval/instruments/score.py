@@ -189,15 +189,23 @@ def _strings(names: list[str], codes: np.ndarray) -> pd.Index:
     return pd.Index(names, dtype="str").take(codes)
 
 
-def _assemble(parts: list[dict[str, Any]], enc: Encoded) -> pd.DataFrame:
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+def _ordered(
+    parts: list[dict[str, Any]],
+) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows kept per part, their person and time codes, part per row (sorted) and the
+    sort order person × time point × part shared by the scores and the excluded rows."""
     counts = [int(d["ok"].sum()) for d in parts]
     p = np.concatenate([d["p"][d["ok"]] for d in parts])
     t = np.concatenate([d["t"][d["ok"]] for d in parts])
     part = np.repeat(np.arange(len(parts)), counts)
     sort = np.lexsort((part, t, p))
-    part = part[sort]
+    return counts, p, t, part[sort], sort
+
+
+def _assemble(parts: list[dict[str, Any]], enc: Encoded) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    counts, p, t, part, sort = _ordered(parts)
 
     def cat(field: str) -> np.ndarray:
         return np.concatenate([getattr(d["res"], field)[d["ok"]] for d in parts])[sort]
@@ -231,12 +239,7 @@ def _assemble(parts: list[dict[str, Any]], enc: Encoded) -> pd.DataFrame:
 def _assemble_excluded(parts: list[dict[str, Any]], enc: Encoded) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in EXCLUDED_COLUMNS})
-    counts = [int(d["ok"].sum()) for d in parts]
-    p = np.concatenate([d["p"][d["ok"]] for d in parts])
-    t = np.concatenate([d["t"][d["ok"]] for d in parts])
-    part = np.repeat(np.arange(len(parts)), counts)
-    sort = np.lexsort((part, t, p))
-    part = part[sort]
+    _, p, t, part, sort = _ordered(parts)
     return pd.DataFrame(
         {
             "person_id": enc.persons.take(p[sort]),
