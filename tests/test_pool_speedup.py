@@ -181,3 +181,36 @@ def test_known_table_codes_give_the_same_covariates() -> None:
     fast = pre_window_covariates(codes, idx_day, t["population"], tables, window, REG, known)
     pd.testing.assert_frame_equal(fast, plain, check_exact=True)
     assert plain["visits_primary_care"].sum() > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_anchor_covariates_equal_pre_window_covariates(seed: int) -> None:
+    """Per-anchor dense sums give what one query per row gives, truncated rows included."""
+    t = _register(seed)
+    rng = np.random.default_rng(seed + 10)
+    anchors = (np.datetime64("2020-01-06") + 7 * np.arange(0, 80, 9)).astype(np.int64)
+    groups = [(int(a), rng.integers(0, len(t["population"]), 40)) for a in anchors]
+    codes = np.concatenate([g for _, g in groups])
+    idx_day = np.concatenate([np.full(len(g), a) for a, g in groups])
+    tables = (t["visits"], t["sick"], t["disp"])
+    window = WindowConfig("pre", -365, -1)
+    plain = pre_window_covariates(codes, idx_day, t["population"], tables, window, REG)
+    dense = windows.anchor_covariates(groups, t["population"], tables, window, REG)
+    assert dense.columns.tolist() == plain.columns.tolist()
+    # extents 25/50/100 and DDDs 0.1/0.7/30: sums in another order may differ in the last bits
+    pd.testing.assert_frame_equal(dense, plain, check_exact=False, rtol=1e-12, atol=1e-9)
+    truncated = plain["exposure_days"].to_numpy() < 365
+    assert truncated.any() and (~truncated).any()  # both paths exercised
+    assert plain["inpatient_psychiatry_days"].sum() > 0 and plain["ddd_N06A"].sum() > 0
+
+
+def test_anchor_covariates_computes_only_the_columns_asked_for() -> None:
+    t = _register(4)
+    groups = [(18400, np.arange(30)), (18450, np.arange(10, 60))]
+    tables = (t["visits"], t["sick"], t["disp"])
+    window = WindowConfig("pre", -365, -1)
+    want = ["visits_specialist", "inpatient_psychiatry_days", "any_N06A"]
+    every = windows.anchor_covariates(groups, t["population"], tables, window, REG)
+    some = windows.anchor_covariates(groups, t["population"], tables, window, REG, columns=want)
+    assert some.columns.tolist() == ["exposure_days", *want]
+    pd.testing.assert_frame_equal(some, every[["exposure_days", *want]])

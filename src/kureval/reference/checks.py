@@ -105,7 +105,10 @@ def check_data(
 def canonical_order(ids: pd.Series) -> np.ndarray:
     """Row order sorted by id (numbers numerically, anything else as text); stable."""
     if pd.api.types.is_numeric_dtype(ids.dtype):
-        return np.argsort(ids.to_numpy(), kind="stable")
+        v = ids.to_numpy()
+        if v.dtype.kind in "iu" and bool(np.all(v[1:] >= v[:-1])):
+            return np.arange(len(v), dtype=np.int64)  # already in order (the reference pool)
+        return np.argsort(v, kind="stable")
     import pyarrow as pa
     import pyarrow.compute as pc
 

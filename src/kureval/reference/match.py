@@ -293,7 +293,9 @@ def match(
     ids = (data[id] if id else pd.Series(data.index, index=data.index)).reset_index(drop=True)
     canon = canonical_order(ids)
     t_raw = check_data(data.reset_index(drop=True), treat, ids, canon, distance, exact)
-    df = data.reset_index(drop=True).iloc[canon].reset_index(drop=True)
+    df = data.reset_index(drop=True)
+    if not np.array_equal(canon, np.arange(len(canon))):  # no copy when already in id order
+        df = df.iloc[canon].reset_index(drop=True)
     tr = t_raw[canon].astype(bool)
     row = canon  # original row number of each canonical unit
     fit = None

@@ -54,7 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kureval.errors import ConfigError, DataError, Problem
-from kureval.register.windows import Tables, pre_window_covariates
+from kureval.register.windows import Tables, anchor_covariates, pre_window_covariates
 from kureval.study.reference_config import ReferenceConfig
 from kureval.study.register_config import RegisterConfig, WindowConfig
 
@@ -79,8 +79,13 @@ class PoolResult:
         One row per participant (``treat`` 1) and per candidate × period
         (``treat`` 0): ``row_id`` (participant: person id; candidate:
         ``<anchor>|<person id>``), ``person_id, treat, index_date`` (candidates:
-        the anchor), ``index_period, sex, age, age_band, diagnosis_group`` and
-        the covariates.
+        the anchor), ``index_period, sex, age, age_band, diagnosis_group``,
+        ``person_key`` (row of the population table), ``row_key`` (an integer
+        key in ``row_id`` order within participants and within candidates, on
+        which the matcher runs; the rows come sorted by it), ``exposure_days``
+        and the configured covariates (``[reference] covariates``; other
+        register measures are not computed, to keep millions of candidate rows
+        small).  Text columns are Arrow-backed strings.
     excluded : DataFrame
         Participants left out: ``person_id, reason`` (code, see ``EXCLUSIONS``)
         and ``reason_text``.
@@ -231,6 +236,11 @@ class _Register:
     groups: list[str]
     sick: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     table_codes: dict[str, np.ndarray]  # population position of every visit / spell
+    sex_code: np.ndarray  # sex of every person as a code into sex_levels
+    sex_levels: np.ndarray
+    by_rank: np.ndarray  # population positions in the order of the person ids (as text)
+    rank: np.ndarray  # rank of every population position in that order
+    ids_arrow: pa.Array
 
 
 def _register(
@@ -263,9 +273,20 @@ def _register(
     if sick_leave is not None:
         sp = table_codes["sick_leave"] = _positions(index, sick_leave["person_id"])
         sick = (sp, _days(sick_leave["start_date"], big), _days(sick_leave["end_date"], big))
+    ids_arrow = pa.array(ids.to_numpy(dtype=object), type=pa.string())
+    by_rank = np.asarray(pc.sort_indices(ids_arrow), dtype=np.int64)
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[by_rank] = np.arange(len(ids))
+    sex = population["sex"].astype(str).to_numpy(dtype=object)
+    sex_code, sex_levels = pd.factorize(sex)
     return _Register(
+        sex_code=np.asarray(sex_code, dtype=np.int64),
+        sex_levels=np.asarray(sex_levels, dtype=object),
+        by_rank=by_rank,
+        rank=rank,
+        ids_arrow=ids_arrow,
         ids=ids,
-        sex=population["sex"].astype(str).to_numpy(),
+        sex=sex,
         birth=population["birth_year"].to_numpy(dtype=float),
         in_from=_days(population["in_register_from"], np.iinfo(np.int64).min // 2),
         exit=_days(population["exit_date"], big),
@@ -289,6 +310,16 @@ def _latest_group(person: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+@dataclass
+class _Period:
+    """Candidate rows of one index period: population positions and their diagnosis group."""
+
+    anchor: pd.Timestamp
+    idx: np.ndarray
+    group: np.ndarray  # index into [*groups, "none"]
+    n_eligible: int
+
+
 def _candidates(
     anchor: pd.Timestamp,
     period_end: pd.Timestamp,
@@ -297,11 +328,11 @@ def _candidates(
     cfg: ReferenceConfig,
     lo: pd.Timestamp,
     keys: pd.DataFrame,
-) -> tuple[pd.DataFrame, int, np.ndarray]:
-    """Eligible candidate rows of one period, restricted to the participants' exact strata.
+) -> _Period:
+    """Eligible candidates of one period, restricted to the participants' exact strata.
 
-    Returns the rows, the number of eligible persons before that restriction
-    and the rows' population positions.
+    Rows come in the order of the person ids (``reg.rank``), which is the
+    order of their ``row_id`` within the period.
     """
     a = int(np.datetime64(anchor.date(), "D").astype(np.int64))
     e = int(np.datetime64(period_end.date(), "D").astype(np.int64))
@@ -320,27 +351,159 @@ def _candidates(
         on[sp[(sp >= 0) & (s0 <= a) & (s1 >= a)]] = True
         ok &= on
     n_eligible = int(ok.sum())
-    idx = np.flatnonzero(ok)
-    age = float(anchor.year) - reg.birth[idx]
-    names = np.array([*reg.groups, "none"], dtype=object)
-    out = pd.DataFrame(
-        {
-            "person_id": reg.ids.iloc[idx].reset_index(drop=True),
-            "treat": 0,
-            "index_date": anchor,
-            "sex": reg.sex[idx],
-            "age": age,
-            "age_band": _band(pd.Series(age), cfg.age_band_years).to_numpy(),
-            "diagnosis_group": names[group[idx]],
-            "index_period": anchor,
-        }
-    )
+    idx = reg.by_rank[ok[reg.by_rank]]
+    g = np.where(group[idx] >= 0, group[idx], len(reg.groups))
     exact = [v for v in keys.columns if v != "index_period"]
     if exact:
-        inside = _in_strata(out[exact], keys[exact])
-        out, idx = out.loc[inside].reset_index(drop=True), idx[inside]
-    out.insert(0, "row_id", anchor.strftime("%Y-%m-%d") + "|" + out["person_id"].astype(str))
-    return out, n_eligible, idx
+        inside = _in_strata_codes(anchor, idx, g, reg, cfg, keys[exact])
+        idx, g = idx[inside], g[inside]
+    return _Period(anchor, idx, g, n_eligible)
+
+
+def _exact_codes(
+    var: str, anchor: pd.Timestamp, idx: np.ndarray, g: np.ndarray, reg: _Register, width: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Small integer codes of a candidate exact variable and the value of each code."""
+    if var == "sex":
+        return reg.sex_code[idx], reg.sex_levels
+    if var == "diagnosis_group":
+        return g, np.array([*reg.groups, "none"], dtype=object)
+    if var in ("age", "age_band"):
+        age = float(anchor.year) - reg.birth[idx]
+        if var == "age_band":
+            age = np.floor(age / width) * width
+        levels, code = np.unique(age, return_inverse=True)
+        if var == "age_band":
+            return code.reshape(-1), _band(pd.Series(levels), width).to_numpy()
+        return code.reshape(-1), levels
+    return None
+
+
+def _in_strata_codes(
+    anchor: pd.Timestamp,
+    idx: np.ndarray,
+    g: np.ndarray,
+    reg: _Register,
+    cfg: ReferenceConfig,
+    keys: pd.DataFrame,
+) -> np.ndarray:
+    """Candidates whose exact-variable values occur among the participants' ``keys``.
+
+    The same rows as :func:`_in_strata` on the candidates' values, compared as
+    small integer codes (no per-row strings)."""
+    key = np.zeros(len(idx), dtype=np.int64)
+    part_key = np.zeros(len(keys), dtype=np.int64)
+    for var in keys.columns:
+        coded = _exact_codes(var, anchor, idx, g, reg, cfg.age_band_years)
+        if coded is None:  # a variable the pool does not code: compare the values themselves
+            values = pd.DataFrame({var: _candidate_values(var, anchor, idx, g, reg, cfg)})
+            return _in_strata(values, keys[[var]]) & _in_strata_codes(
+                anchor, idx, g, reg, cfg, keys.drop(columns=var)
+            )
+        code, levels = coded
+        lookup = {v: i for i, v in enumerate(levels.tolist())}
+        pcode = np.array([lookup.get(v, -1) for v in keys[var].tolist()], dtype=np.int64)
+        part_key = part_key * (len(levels) + 1) + pcode + 1
+        key = key * (len(levels) + 1) + code + 1
+    return np.isin(key, part_key) if len(keys.columns) else np.ones(len(idx), bool)
+
+
+def _str(values: pa.Array | pa.ChunkedArray) -> pd.Series:
+    return pd.Series(values, dtype="str")
+
+
+def _pool_frame(
+    parts: pd.DataFrame, periods: list[_Period], reg: _Register, cfg: ReferenceConfig
+) -> pd.DataFrame:
+    """Participants' rows, then every period's candidate rows, built column by column.
+
+    Candidates get ``row_key = n_participants + period × n_population + rank of
+    the person id`` and participants the rank of their ``row_id`` among the
+    participants: within each group the keys are in ``row_id`` order, which is
+    all the matcher's tie rules use (it never compares a participant's
+    position with a candidate's), and with participants sorted by id the rows
+    come already in key order.  Text columns are Arrow strings built without
+    Python string objects; ``person_key`` is the row of the population table.
+    """
+    n_pop = len(reg.ids)
+    idx = np.concatenate([p.idx for p in periods] + [np.zeros(0, np.int64)])
+    grp = np.concatenate([p.group for p in periods] + [np.zeros(0, np.int64)])
+    counts = [len(p.idx) for p in periods]
+    period_no = np.repeat(np.arange(len(periods), dtype=np.int64), counts)
+    anchors = np.array([p.anchor.to_datetime64() for p in periods], dtype="datetime64[ns]")
+    anchor = anchors[period_no]
+    birth_year = np.array([float(p.anchor.year) for p in periods])[period_no]
+    age = birth_year - reg.birth[idx]
+    row_ids = [
+        pc.binary_join_element_wise(
+            p.anchor.strftime("%Y-%m-%d"), pc.take(reg.ids_arrow, p.idx), "|"
+        )
+        for p in periods
+    ]
+    pid = parts["row_id"].to_numpy(dtype=object)
+    prank = np.empty(len(parts), dtype=np.int64)
+    prank[np.argsort(pid, kind="stable")] = np.arange(len(parts))
+    group_names = pa.array([*reg.groups, "none"], type=pa.string())
+    index_dt = parts["index_date"].to_numpy("datetime64[ns]")
+    period_dt = parts["index_period"].to_numpy("datetime64[ns]")
+    width = cfg.age_band_years
+    band_no = np.floor(age / width)
+    first_band = float(np.nanmin(band_no)) if len(band_no) and np.isfinite(band_no).any() else 0.0
+    band_code = np.where(np.isfinite(band_no), band_no - first_band, -1).astype(np.int64)
+    n_bands = int(band_code.max()) + 1 if len(band_code) else 0
+    levels = (first_band + np.arange(n_bands)) * width
+    band_labels = pa.array(_band(pd.Series(levels), width).tolist(), type=pa.string())
+    band_text = pc.take(band_labels, pa.array(band_code, mask=band_code < 0))
+
+    def text(part_values: pd.Series, cand: pa.Array | pa.ChunkedArray) -> pd.Series:
+        head = pa.array(
+            part_values.astype(object).where(part_values.notna(), None).tolist(), type=pa.string()
+        )
+        chunks = cand.chunks if isinstance(cand, pa.ChunkedArray) else [cand]
+        return _str(pa.chunked_array([head, *chunks], type=pa.string()))
+
+    return pd.DataFrame(
+        {
+            "row_id": text(parts["row_id"], pa.chunked_array(row_ids, type=pa.string())),
+            "person_id": text(parts["person_id"], pc.take(reg.ids_arrow, idx)),
+            "treat": np.r_[np.ones(len(parts), np.int64), np.zeros(len(idx), np.int64)],
+            "index_date": np.concatenate([index_dt, anchor]),
+            "sex": text(
+                parts["sex"],
+                pc.take(pa.array(reg.sex_levels.tolist(), type=pa.string()), reg.sex_code[idx]),
+            ),
+            "age": np.concatenate([parts["age"].to_numpy(dtype=float), age]),
+            "diagnosis_group": text(parts["diagnosis_group"], pc.take(group_names, grp)),
+            "index_period": np.concatenate([period_dt, anchor]),
+            "age_band": text(parts["age_band"], band_text),
+            "person_key": np.r_[reg.index.get_indexer(pd.Index(parts["person_id"])), idx],
+            "row_key": np.r_[prank, len(parts) + period_no * n_pop + reg.rank[idx]],
+        }
+    )
+
+
+def _candidate_values(
+    var: str,
+    anchor: pd.Timestamp,
+    idx: np.ndarray,
+    g: np.ndarray,
+    reg: _Register,
+    cfg: ReferenceConfig,
+) -> np.ndarray:
+    """Values of any other pool column of the candidates (for exact variables the pool does not code)."""
+    empty = pd.DataFrame(
+        {
+            c: pd.Series([], dtype=object)
+            for c in ("row_id", "person_id", "sex", "diagnosis_group", "age_band")
+        }
+        | {
+            "index_date": pd.Series([], dtype="datetime64[ns]"),
+            "index_period": pd.Series([], dtype="datetime64[ns]"),
+            "age": pd.Series([], dtype=float),
+        }
+    )
+    frame = _pool_frame(empty, [_Period(anchor, idx, g, len(idx))], reg, cfg)
+    return frame[var].to_numpy()
 
 
 def _in_strata(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
@@ -380,23 +543,22 @@ def build_pool(
         )
     reg = _register(population, visits, sick_leave, dict(config.diagnosis_groups))
     parts["age_band"] = _band(parts["age"], config.age_band_years)
+    if config.order != "data":  # the canonical (row_id) order; "data" keeps the table's order
+        parts = parts.iloc[np.argsort(parts["row_id"].to_numpy(dtype=object), kind="stable")]
+        parts = parts.reset_index(drop=True)
     exact = [v for v in dict.fromkeys([*config.exact, "index_period"]) if v in parts.columns]
-    frames, n_all = [], 0
-    codes = [reg.index.get_indexer(pd.Index(parts["person_id"]))]
+    periods: list[_Period] = []
     for anchor in sorted(parts["index_period"].unique()):
         anchor = pd.Timestamp(anchor)
         end = _period_end(anchor, config.index_period)
         keys = parts.loc[parts["index_period"] == anchor, exact]
-        rows, n_elig, idx = _candidates(
-            anchor, end, reg, _barred(participants, config, end, reg.index), config, lo, keys
-        )
-        frames.append(rows)
-        codes.append(idx)
-        n_all += n_elig
-    cands = pd.concat(frames, ignore_index=True) if frames else parts.iloc[:0]
-    data = pd.concat([parts, cands], ignore_index=True)
+        barred = _barred(participants, config, end, reg.index)
+        periods.append(_candidates(anchor, end, reg, barred, config, lo, keys))
+    n_all = sum(p.n_eligible for p in periods)
+    n_cands = sum(len(p.idx) for p in periods)
+    data = _pool_frame(parts, periods, reg, config)
     tables = (visits, sick_leave, dispensations)
-    data = _add_covariates(data, np.concatenate(codes), reg, population, tables, config, register)
+    data = _add_covariates(data, parts, periods, reg, population, tables, config, register)
     flow = pd.DataFrame(
         {
             "step": [
@@ -413,7 +575,7 @@ def build_pool(
                 len(parts),
                 parts["index_period"].nunique(),
                 n_all,
-                len(cands),
+                n_cands,
             ],
         }
     )
@@ -496,7 +658,8 @@ def _needed(
 
 def _add_covariates(
     data: pd.DataFrame,
-    codes: np.ndarray,
+    parts: pd.DataFrame,
+    periods: list[_Period],
     pop: _Register,
     population: pd.DataFrame,
     tables: Tables,
@@ -505,8 +668,12 @@ def _add_covariates(
 ) -> pd.DataFrame:
     """Covariates of every row over its pre-window, by :mod:`kureval.register.windows`.
 
-    ``codes`` are the rows' positions in the population table.  Only the
-    register tables (and ATC groups) the configured covariates need are windowed.
+    Participants (the first rows of ``data``) at their own index dates with
+    :func:`~kureval.register.windows.pre_window_covariates`; candidates, many
+    persons per period anchor, with
+    :func:`~kureval.register.windows.anchor_covariates` (the same numbers,
+    one dense pass per period).  Only the register tables (and ATC groups)
+    the configured covariates need are windowed.
     """
     needed, reg = _needed(cfg.covariates, register)
     visits, sick_leave, dispensations = tables
@@ -515,9 +682,25 @@ def _add_covariates(
         sick_leave if "sick_leave" in needed else None,
         dispensations if "dispensations" in needed else None,
     )
-    idx_day = pd.to_datetime(data["index_date"]).to_numpy("datetime64[D]").astype(np.int64)
+    idx_day = pd.to_datetime(parts["index_date"]).to_numpy("datetime64[D]").astype(np.int64)
     window = WindowConfig("pre", -cfg.pre_window_days, -1)
-    cov = pre_window_covariates(codes, idx_day, population, used, window, reg, pop.table_codes)
+    codes = data["person_key"].to_numpy()[: len(parts)]
+    for name, t in zip(("visits", "sick_leave", "dispensations"), used, strict=True):
+        if t is not None and name not in pop.table_codes:
+            pop.table_codes[name] = _positions(pop.index, t["person_id"])
+    # this call checks the tables (bad stays, spells, dates), so the next one need not
+    first = pre_window_covariates(codes, idx_day, population, used, window, reg, pop.table_codes)
+    groups = [(int(np.datetime64(p.anchor.date(), "D").astype(np.int64)), p.idx) for p in periods]
+    names = [c for c in cfg.covariates if c not in data.columns]
+    rest = anchor_covariates(
+        groups, population, used, window, reg, pop.table_codes, validate=False, columns=names
+    )
+    first = first[[c for c in first.columns if c in rest.columns or c in names]]
+    cov = pd.concat([first, rest], ignore_index=True)
+    visit_cols = [c for c in cov.columns if c.startswith("visits_")]
+    if cov[visit_cols].isna().any().any():  # a care type seen only among participants or only
+        exposed = cov["exposure_days"].to_numpy() > 0  # among candidates: 0 where observed
+        cov.loc[exposed, visit_cols] = cov.loc[exposed, visit_cols].fillna(0.0)
     missing = [c for c in cfg.covariates if c not in cov.columns and c not in data.columns]
     if missing:
         raise ConfigError(
@@ -534,4 +717,6 @@ def _add_covariates(
                 for m in missing
             ]
         )
-    return pd.concat([data.reset_index(drop=True), cov], axis=1)
+    for c in cov.columns:
+        data[c] = cov[c].to_numpy()
+    return data

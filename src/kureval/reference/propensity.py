@@ -145,22 +145,33 @@ def _newton(
     """
     xf = np.asfortranarray(x)
     buf = np.empty_like(xf)
+    n = xf.shape[0]
+    p, w, r = np.empty(n), np.empty(n), np.empty(n)  # reused: no fresh pages per iteration
+    sign = np.where(y > 0.5, -1.0, 1.0)
     beta = np.zeros(x.shape[1])
     ybar = float(np.clip(y.mean(), 1e-12, 1 - 1e-12))
     beta[0] = np.log(ybar / (1 - ybar))
+    eta = xf @ beta
     dev_old = np.inf
     for it in range(1, maxiter + 1):
-        eta = xf @ beta
-        p = 1.0 / (1.0 + np.exp(-eta))
-        np.multiply(xf, (p * (1.0 - p))[:, None], out=buf)
+        np.negative(eta, out=p)  # p = 1 / (1 + exp(−eta))
+        np.exp(p, out=p)
+        p += 1.0
+        np.reciprocal(p, out=p)
+        np.subtract(1.0, p, out=w)  # w = p (1 − p)
+        w *= p
+        np.multiply(xf, w[:, None], out=buf)
+        np.subtract(y, p, out=r)
         try:
-            step = np.linalg.solve(xf.T @ buf, xf.T @ (y - p))
+            step = np.linalg.solve(xf.T @ buf, xf.T @ r)
         except np.linalg.LinAlgError:
             return beta, maxiter, False
         beta = beta + step
-        eta = xf @ beta
+        np.matmul(xf, beta, out=eta)
         # binomial deviance, computed stably: 2 Σ log(1 + exp(−s·eta)), s = ±1
-        dev = 2.0 * np.sum(np.logaddexp(0.0, -np.where(y > 0.5, eta, -eta)))
+        np.multiply(eta, sign, out=r)
+        np.logaddexp(0.0, r, out=r)
+        dev = 2.0 * float(np.sum(r))
         if not np.isfinite(dev):
             return beta, it, False
         if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
@@ -185,13 +196,20 @@ def fit_propensity(
     y = np.asarray(data[treat] if isinstance(treat, str) else treat, dtype=float)
     _check_covariates(data, covariates)
     x = design_matrix(data, covariates, drop_first=True)
-    x.insert(0, "const", 1.0)
-    xm = x.to_numpy(dtype=float)
-    _check_rank(xm, list(x.columns), covariates)
+    names = ["const", *x.columns]
+    xm = np.empty((len(x), len(names)), order="F")  # the layout _newton works in: no copy
+    xm[:, 0] = 1.0
+    for j, c in enumerate(x.columns, start=1):
+        xm[:, j] = x[c].to_numpy(dtype=float)
+    del x
+    _check_rank(xm, names, covariates)
     beta, n_iter, converged = _newton(xm, y)
     # row by row (not BLAS gemv), so persons with identical covariates get bit-identical
-    # scores and ties stay ties, as in R
-    lin = (xm * beta).sum(axis=1)
+    # scores and ties stay ties, as in R; in blocks, to bound the temporary
+    lin = np.empty(len(xm))
+    step = 1 << 20
+    for i in range(0, len(xm), step):
+        lin[i : i + step] = (xm[i : i + step] * beta).sum(axis=1)
     prob = 1.0 / (1.0 + np.exp(-lin))
     problems = []
     extreme = np.abs(lin) > 30
@@ -220,7 +238,7 @@ def fit_propensity(
     if problems:
         raise DataError(problems, title="the propensity model is not usable")
     return PropensityFit(
-        params=pd.Series(beta, index=x.columns),
+        params=pd.Series(beta, index=names),
         probability=prob,
         linear_predictor=lin,
         n_iter=n_iter,

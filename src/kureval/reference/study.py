@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from kureval.errors import ConfigError, Problem
@@ -82,12 +83,35 @@ def match_reference(study: Any) -> MatchResult:
         replace=cfg.replace,
         order=cfg.order,
         seed=cfg.seed,
-        id="row_id",
-        unit=None if cfg.replace else "person_id",
+        id="row_key",
+        unit=None if cfg.replace else "person_key",
     )
-    matched = _with_index_dates(res.matched, pool.data, exact, list(cfg.covariates))
+    res = _by_row_id(res)
+    matched = _with_index_dates(res.matched, res.data, exact, list(cfg.covariates))
     _log(study, pool.excluded, res.unmatched)
     return dataclasses.replace(res, matched=matched, pool_flow=pool.flow, excluded=pool.excluded)
+
+
+def _by_row_id(res: MatchResult) -> MatchResult:
+    """The result keyed by ``row_id`` (text) instead of the pool's integer ``row_key``.
+
+    The matcher ran on ``row_key`` (see :func:`kureval.reference.pool.build_pool`);
+    ``res.data`` and ``res.units`` are in the same (key) order, so ids are read
+    off ``res.data`` by position."""
+    data = res.data
+    keys = data["row_key"].to_numpy()
+    row_id = data["row_id"]
+
+    def ids(wanted: pd.Series) -> np.ndarray:
+        pos = np.searchsorted(keys, wanted.to_numpy(dtype=np.int64))  # keys are sorted (canonical)
+        return row_id.iloc[pos].to_numpy(dtype=object)
+
+    units = res.units.copy(deep=False)
+    units["id"] = row_id.array
+    matched = res.matched.assign(id=ids(res.matched["id"]))
+    unmatched = res.unmatched.assign(id=ids(res.unmatched["id"]) if len(res.unmatched) else [])
+    spec = dataclasses.replace(res.spec, id="row_id")
+    return dataclasses.replace(res, units=units, matched=matched, unmatched=unmatched, spec=spec)
 
 
 def _with_index_dates(

@@ -45,7 +45,13 @@ import pyarrow.compute as pc
 from kureval.errors import DataError, Problem
 from kureval.study.register_config import DEFAULT_WINDOWS, RegisterConfig, WindowConfig
 
-__all__ = ["CARE_TYPES", "register_windows", "windows_from_tables"]
+__all__ = [
+    "CARE_TYPES",
+    "anchor_covariates",
+    "pre_window_covariates",
+    "register_windows",
+    "windows_from_tables",
+]
 
 CARE_TYPES = (
     "primary_care",
@@ -597,3 +603,233 @@ def register_windows(study: Any, match: Any) -> pd.DataFrame:
         register=config.register,
         log=study.exclusions,
     )
+
+
+def _day_order(day: np.ndarray) -> np.ndarray:
+    """Stable order of ``day`` (int64 day numbers); a radix sort when the days span < 2¹⁶."""
+    if len(day) and int(day.max()) - int(day.min()) < 1 << 16:
+        return np.argsort((day - day.min()).astype(np.uint16), kind="stable")
+    return np.argsort(day, kind="stable")
+
+
+class _ByDay:
+    """Point events of known persons sorted by day, answered per window as dense per-person sums."""
+
+    def __init__(self, code: np.ndarray, day: np.ndarray, *extra: np.ndarray) -> None:
+        order = _day_order(day)
+        small = np.int32 if len(code) == 0 or int(code.max()) < 2**31 - 1 else np.int64
+        self.code, self.day = code.astype(small)[order], day[order]
+        self.extra = [e[order] for e in extra]
+
+    def span(self, lo: int, hi: int) -> slice:
+        """The events with ``lo ≤ day ≤ hi``."""
+        a = int(np.searchsorted(self.day, lo, side="left"))
+        return slice(a, int(np.searchsorted(self.day, hi, side="right")))
+
+
+def _segment_sums(n: int, lo: int, hi: int, sort: dict[str, Any]) -> np.ndarray:
+    """Σ value × days of each person's level segments inside days ``lo…hi`` (dense over persons)."""
+    i0 = int(np.searchsorted(sort["start"], lo - sort["max_len"], side="left"))
+    i1 = int(np.searchsorted(sort["start"], hi, side="right"))
+    s, ln = sort["start"][i0:i1], sort["len"][i0:i1]
+    days = np.minimum(s + ln - 1, hi) - np.maximum(s, lo) + 1
+    keep = days > 0
+    return np.bincount(
+        sort["person"][i0:i1][keep],
+        weights=sort["value"][i0:i1][keep] * days[keep],
+        minlength=n,
+    )
+
+
+def _segments_by_start(seg: dict[str, Any]) -> dict[str, Any]:
+    """The segments of :func:`_levels` as person, first day, length, value, sorted by first day."""
+    person = seg["start"] // SPAN
+    start = seg["start"] - person * SPAN - OFFSET
+    order = _day_order(start)
+    return {
+        "person": person[order],
+        "start": start[order],
+        "len": seg["len"][order],
+        "value": seg["value"][order],
+        "max_len": int(seg["len"].max()) if len(seg["len"]) else 0,
+    }
+
+
+def anchor_covariates(
+    groups: Sequence[tuple[int, np.ndarray]],
+    population: pd.DataFrame,
+    tables: Tables,
+    window: WindowConfig,
+    register: RegisterConfig,
+    table_codes: dict[str, np.ndarray] | None = None,
+    validate: bool = True,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """:func:`pre_window_covariates` for many persons sharing few index days (the reference pool).
+
+    ``groups`` is a sequence of ``(index day, population positions)``; the
+    result has one row per position, groups in the order given.  Each group's
+    window is answered for the whole population at once (events sorted by day,
+    one ``bincount`` per group and table), which is far cheaper than one pair
+    of binary searches per row when millions of candidate rows share a few
+    dozen index days.  Rows whose window is not wholly inside their register
+    coverage are computed by :func:`pre_window_covariates`, which also checks
+    the tables and raises on bad rows; ``validate=False`` skips that check
+    when no row needs it (the caller has checked the same tables already).
+    ``table_codes`` (population position of every row of ``"visits"``,
+    ``"sick_leave"``, ``"dispensations"``) is filled in for tables it lacks.
+    ``columns``: compute only these outcomes (default all); ``exposure_days``
+    is always returned.  The numbers are the same as
+    :func:`pre_window_covariates`' (sums of the same terms; with non-integer
+    extents or DDDs they may differ in the last bits, since the terms are
+    added in another order).
+    """
+    index = _population_index(population)
+    n = len(index)
+    table_codes = {} if table_codes is None else table_codes
+    visits, sick_leave, dispensations = tables
+    for name, t in zip(("visits", "sick_leave", "dispensations"), tables, strict=True):
+        if t is not None and name not in table_codes:
+            table_codes[name] = _lookup(index, t["person_id"])
+    configured = register.data_start is not None and register.data_end is not None
+    pairs = [(visits, "date"), (sick_leave, "end_date"), (sick_leave, "start_date")]
+    pairs.append((dispensations, "date"))
+    dates = [_days(t[c]) for t, c in pairs if t is not None and not configured]
+    d_start, d_end, _ = _bounds(register, dates)
+    in_from, exit_day = _days(population["in_register_from"]), _days(population["exit_date"])
+    lo_cov = np.maximum(np.where(in_from == _NAT, d_start, in_from), d_start)
+    hi_cov = np.minimum(np.where(exit_day == _NAT, d_end, exit_day), d_end)
+    codes = np.concatenate([np.asarray(g, dtype=np.int64) for _, g in groups] or [np.zeros(0, int)])
+    anchor = np.concatenate(
+        [np.full(len(g), a, dtype=np.int64) for a, g in groups] or [np.zeros(0, int)]
+    )
+    full = (lo_cov[codes] <= anchor + window.start) & (hi_cov[codes] >= anchor + window.end)
+    if validate or not full.all():
+        rest = pre_window_covariates(
+            codes[~full], anchor[~full], population, tables, window, register, table_codes
+        )
+    relevant = np.zeros(n, bool)
+    relevant[codes] = True
+    cols: dict[str, list[np.ndarray]] = {}
+    want = None if columns is None else set(columns)
+    parts = _dense_parts(
+        visits, sick_leave, dispensations, index, relevant, register, table_codes, want
+    )
+    for a, g in groups:
+        g = np.asarray(g, dtype=np.int64)
+        lo, hi = a + window.start, a + window.end
+        for name, values in _dense_window(parts, n, lo, hi).items():
+            if want is None or name in want:
+                cols.setdefault(name, []).append(values[g])
+    out = pd.DataFrame({"exposure_days": np.full(len(codes), window.end - window.start + 1)})
+    for name, chunks in cols.items():
+        out[name] = np.concatenate(chunks) if chunks else np.zeros(0)
+    if (~full).any():
+        if want is not None:
+            rest = rest[[c for c in rest.columns if c in want or c == "exposure_days"]]
+        out = out.reindex(columns=list(dict.fromkeys([*out.columns, *rest.columns])))
+        pos = np.flatnonzero(~full)
+        for c in rest.columns:
+            out.loc[pos, c] = rest[c].to_numpy()
+        visit_cols = [c for c in out.columns if c.startswith("visits_")]
+        exposed = out["exposure_days"].to_numpy() > 0
+        out.loc[exposed, visit_cols] = out.loc[exposed, visit_cols].fillna(0.0)
+    return out
+
+
+def _dense_parts(
+    visits: pd.DataFrame | None,
+    sick_leave: pd.DataFrame | None,
+    dispensations: pd.DataFrame | None,
+    index: pd.Index,
+    relevant: np.ndarray,
+    register: RegisterConfig,
+    table_codes: dict[str, np.ndarray],
+    want: set[str] | None = None,
+) -> dict[str, Any]:
+    """Events of the population's persons prepared once for :func:`_dense_window`.
+
+    ``want``: the outcome names needed (None: all); tables and event kinds no
+    wanted outcome uses are not prepared."""
+
+    def wanted(name: str) -> bool:
+        return want is None or name in want
+
+    parts: dict[str, Any] = {}
+    if visits is not None:
+        code = table_codes["visits"]
+        ok = code >= 0
+        day = _days(visits["date"])
+        care_code, care_names = _labels(visits["care_type"])
+        present = set(care_names[np.unique(care_code[ok][relevant[code[ok]]])])
+        kinds = list(CARE_TYPES) + sorted(present - set(CARE_TYPES))
+        kinds = [k for k in kinds if wanted(f"visits_{k}")]
+        if kinds:
+            col = {k: int(np.flatnonzero(care_names == k)[0]) for k in kinds if k in care_names}
+            codes_of = np.full(len(care_names) + 1, len(col), dtype=np.int8)  # last: not wanted
+            for j, k in enumerate(col):
+                codes_of[col[k]] = j
+            kind = codes_of[care_code[ok]]
+            keep = kind < len(col)
+            by_day = _ByDay(code[ok][keep], day[ok][keep], kind[keep])
+            parts["visits"] = (by_day, len(col), kinds, {k: j for j, k in enumerate(col)})
+        if wanted("inpatient_psychiatry_days"):
+            inpatient = ok & np.isin(
+                care_code, np.flatnonzero(care_names == "psychiatry_inpatient")
+            )
+            dis = _days(visits["discharge_date"])[inpatient]
+            seg = _levels(
+                code[inpatient],
+                day[inpatient],
+                dis,
+                np.ones(int(inpatient.sum()), np.int64),
+                cap=1,
+            )
+            parts["inpatient"] = _segments_by_start(seg)
+    if sick_leave is not None and (wanted("sick_leave_net_days") or wanted("any_sick_leave")):
+        code = table_codes["sick_leave"]
+        ok = code >= 0
+        a, b = _days(sick_leave["start_date"])[ok], _days(sick_leave["end_date"])[ok]
+        level = np.rint(sick_leave["extent"].to_numpy(dtype=float)[ok] * 100).astype(np.int64)
+        parts["sick_leave"] = _segments_by_start(_levels(code[ok], a, b, level, cap=10000))
+    groups = [g for g in register.atc_groups if wanted(f"ddd_{g}") or wanted(f"any_{g}")]
+    if dispensations is not None and groups:
+        code = table_codes["dispensations"]
+        ok = code >= 0
+        atc_code, atc_names = _labels(dispensations["atc"])
+        ddd = np.nan_to_num(dispensations["ddd"].to_numpy(dtype=float))
+        hits = {g: np.array([str(a).startswith(g) for a in atc_names], dtype=bool) for g in groups}
+        day = _days(dispensations["date"])
+        parts["dispensations"] = (_ByDay(code[ok], day[ok], atc_code[ok], ddd[ok]), hits, want)
+    return parts
+
+
+def _dense_window(parts: dict[str, Any], n: int, lo: int, hi: int) -> dict[str, np.ndarray]:
+    """The prepared covariates of every population person over days ``lo…hi`` (no truncation)."""
+    out: dict[str, np.ndarray] = {}
+    if "visits" in parts:
+        ev, k, kinds, col = parts["visits"]
+        s = ev.span(lo, hi)
+        counts = np.bincount(
+            ev.code[s].astype(np.int64) * k + ev.extra[0][s], minlength=n * k
+        ).reshape(n, k)
+        for kind in kinds:
+            j = col.get(kind)
+            out[f"visits_{kind}"] = counts[:, j].astype(float) if j is not None else np.zeros(n)
+    if "inpatient" in parts:
+        out["inpatient_psychiatry_days"] = _segment_sums(n, lo, hi, parts["inpatient"])
+    if "sick_leave" in parts:
+        net = _segment_sums(n, lo, hi, parts["sick_leave"])
+        out["sick_leave_net_days"] = net
+        out["any_sick_leave"] = (net > 0).astype(float)
+    if "dispensations" in parts:
+        ev, hits, want = parts["dispensations"]
+        s = ev.span(lo, hi)
+        code, atc, ddd = ev.code[s], ev.extra[0][s], ev.extra[1][s]
+        for group, hit in hits.items():
+            m = hit[atc]
+            if want is None or f"ddd_{group}" in want:
+                out[f"ddd_{group}"] = np.bincount(code[m], weights=ddd[m], minlength=n)
+            if want is None or f"any_{group}" in want:
+                out[f"any_{group}"] = (np.bincount(code[m], minlength=n) > 0).astype(float)
+    return out
