@@ -1,27 +1,42 @@
-"""Benchmark of kureval.register.windows on a large synthetic register in Parquet.
+"""Benchmark of register windows on a large synthetic register in Parquet.
 
-Run:  .venv/bin/python benchmarks/bench_windows.py [--persons 1000000] [--matched 12000] [--path full|filtered|both]
+Run:  .venv/bin/python benchmarks/bench_windows.py [--persons 1000000] [--matched 12000]
+          [--path filtered|full|arrow|pandas|both]
 
 The register (written once to ``benchmarks/output/register_<persons>/``) has,
 per person on average, 60 visits (1 % psychiatric admissions with a stay of
 1–30 days), 3 sick-leave spells (14–120 days, extents 25/50/75/100) and 20
 dispensations (ATC codes from 12 substances) over 2018–2022; ``person_id`` is
 a string.  Matched persons: ``--matched`` rows in sets of 1 participant + 5
-references, index dates 2019–2021.
+references, index dates 2019–2021.  A study folder
+``benchmarks/output/study_<persons>/`` (``study.toml`` naming the register's
+Parquet files, the participants = the matched sets' first persons, an empty
+responses table) is written around it, so the public API can read it.
 
-Two paths, each in its own process so that peak memory (max RSS) is its own:
+Paths, each in its own process so that peak memory (max RSS) is its own:
 
-* ``full``: read the four tables whole with ``pandas.read_parquet`` (what
-  ``kureval.load_study`` does for a Parquet study) and call
-  ``windows_from_tables``;
-* ``filtered``: read only the matched persons' rows with a pyarrow dataset
-  filter (``person_id`` in the matched ids, evaluated while reading, row groups
-  streamed) and call ``windows_from_tables`` on those.
+* ``filtered`` (public API): ``kv.load_study(folder, persons=matched ids)``
+  (register tables read only for the matched persons, Parquet filtered while
+  read, every row validated) then ``kv.register_windows(study, matched)``;
+* ``full`` (public API): ``kv.load_study(folder)`` (every row read and
+  validated) then ``kv.register_windows``;
+* ``arrow``: a pyarrow dataset read filtered to the matched ids, converted to
+  contract types by hand (no validation), then ``windows_from_tables``;
+* ``pandas``: ``pandas.read_parquet``-style read of whole tables converted by
+  hand, then ``windows_from_tables``.
+
+``both`` runs ``filtered`` then ``full``; at 1,000,000 persons ``full`` needs
+more than 8.5 GiB (it was stopped there after 212 s, still reading), so run it
+only on a machine with about 16 GiB free.  Each run prints wall-clock and CPU
+(``time.process_time``) seconds of the read and of the windows, peak RSS, the
+load average (1, 5, 15 min) before and after and the time of day (UTC).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import resource
 import subprocess
 import sys
@@ -176,34 +191,93 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
     return df
 
 
-def run(folder: Path, matched: pd.DataFrame, path: str) -> dict[str, float]:
+STUDY_TOML = """# Benchmark study around the synthetic register (written by bench_windows.py).
+[study]
+name = "bench_windows {persons}"
+
+[timepoints]
+order = ["start"]
+
+[tables.population]
+file = "../register_{persons}/population.parquet"
+[tables.visits]
+file = "../register_{persons}/visits.parquet"
+[tables.sick_leave]
+file = "../register_{persons}/sick_leave.parquet"
+[tables.dispensations]
+file = "../register_{persons}/dispensations.parquet"
+
+[register]
+data_start = 2018-01-01
+data_end = 2022-12-30
+"""
+
+
+def write_study(persons: int, matched: pd.DataFrame) -> Path:
+    """Study folder (study.toml, participants, empty responses) around register_<persons>."""
+    folder = OUT / f"study_{persons}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "study.toml").write_text(STUDY_TOML.format(persons=persons), encoding="utf-8")
+    first = matched[matched["treat"] == 1]
+    start = pd.to_datetime(first["index_date"])
+    pd.DataFrame(
+        {
+            "person_id": first["id"],
+            "programme": "Bench",
+            "sex": "F",
+            "birth_year": 1980,
+            "referral_date": (start - pd.Timedelta(days=14)).dt.strftime("%Y-%m-%d"),
+            "start_date": start.dt.strftime("%Y-%m-%d"),
+            "status": "ongoing",
+        }
+    ).to_csv(folder / "participants.csv", index=False)
+    (folder / "responses.csv").write_text("person_id,timepoint,instrument,item,value\n")
+    return folder
+
+
+def _stamp() -> str:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{dt.datetime.now(dt.UTC):%H:%M:%S} UTC, load {load}"
+
+
+def run(folder: Path, matched: pd.DataFrame, path: str) -> dict[str, float | str]:
     import pyarrow.dataset as ds
 
+    import kureval as kv
     from kureval.register.windows import windows_from_tables
     from kureval.study.register_config import RegisterConfig
 
+    start = _stamp()
     t0, c0 = time.perf_counter(), time.process_time()
-    tables = {}
-    ids = pa.array(matched["id"].unique())
-    for name in ("population", "visits", "sick_leave", "dispensations"):
-        if path == "full" or name == "population":
-            tables[name] = _to_pandas(pq.read_table(folder / f"{name}.parquet"))
-        else:
-            dset = ds.dataset(folder / f"{name}.parquet")
-            tables[name] = _to_pandas(dset.to_table(filter=ds.field("person_id").isin(ids)))
-    t1, c1 = time.perf_counter(), time.process_time()
-    import datetime as dt
-
-    out = windows_from_tables(
-        matched,
-        tables["population"],
-        tables["visits"],
-        tables["sick_leave"],
-        tables["dispensations"],
-        register=RegisterConfig(data_start=dt.date(2018, 1, 1), data_end=dt.date(2022, 12, 30)),
-    )
+    if path in ("filtered", "full"):
+        study_dir = write_study(folder_persons(folder), matched)
+        t0, c0 = time.perf_counter(), time.process_time()  # writing the folder is not timed
+        study = kv.load_study(study_dir, persons=matched["id"] if path == "filtered" else None)
+        t1, c1 = time.perf_counter(), time.process_time()
+        out = kv.register_windows(study, matched)
+        visits = study.visits
+    else:
+        tables = {}
+        ids = pa.array(matched["id"].unique())
+        for name in ("population", "visits", "sick_leave", "dispensations"):
+            if path == "pandas" or name == "population":
+                tables[name] = _to_pandas(pq.read_table(folder / f"{name}.parquet"))
+            else:
+                dset = ds.dataset(folder / f"{name}.parquet")
+                tables[name] = _to_pandas(dset.to_table(filter=ds.field("person_id").isin(ids)))
+        t1, c1 = time.perf_counter(), time.process_time()
+        out = windows_from_tables(
+            matched,
+            tables["population"],
+            tables["visits"],
+            tables["sick_leave"],
+            tables["dispensations"],
+            register=RegisterConfig(data_start=dt.date(2018, 1, 1), data_end=dt.date(2022, 12, 30)),
+        )
+        visits = tables["visits"]
     t2, c2 = time.perf_counter(), time.process_time()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    assert visits is not None
     return {
         "read_s": t1 - t0,
         "windows_s": t2 - t1,
@@ -212,15 +286,23 @@ def run(folder: Path, matched: pd.DataFrame, path: str) -> dict[str, float]:
         "windows_cpu_s": c2 - c1,
         "peak_gib": peak,
         "rows_out": len(out),
-        "visit_rows_used": len(tables["visits"]),
+        "visit_rows_used": len(visits),
+        "start": start,
+        "end": _stamp(),
     }
+
+
+def folder_persons(folder: Path) -> int:
+    return int(folder.name.rsplit("_", 1)[1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, default=1_000_000)
     ap.add_argument("--matched", type=int, default=12_000)
-    ap.add_argument("--path", choices=["full", "filtered", "both"], default="both")
+    ap.add_argument(
+        "--path", choices=["filtered", "full", "arrow", "pandas", "both"], default="both"
+    )
     args = ap.parse_args()
     folder = OUT / f"register_{args.persons}"
     if not (folder / "dispensations.parquet").exists():
@@ -247,7 +329,10 @@ def main() -> None:
     print(
         f"{args.path}: persons={args.persons:,} matched={args.matched:,} "
         + " ".join(
-            f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v:,}" for k, v in res.items()
+            f"{k}={v:.1f}"
+            if isinstance(v, float)
+            else (f"{k}={v:,}" if isinstance(v, int) else f"{k}=[{v}]")
+            for k, v in res.items()
         ),
         flush=True,
     )

@@ -7,8 +7,9 @@ is why they live here, in the delivery layer, and not in either layer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["load_study", "match_reference", "score"]
 
 
-def load_study(path: str | Path) -> Study:
+def load_study(path: str | Path, persons: Iterable[Any] | None = None) -> Study:
     """Read and validate a study folder (``study.toml`` + tables).
 
     Every table is checked against the data contract and every questionnaire
@@ -30,16 +31,39 @@ def load_study(path: str | Path) -> Study:
     ----------
     path : str or Path
         The study folder, for example ``"data/raw/demo"``.
+    persons : iterable of person ids, optional
+        Read the register tables (population, visits, sick leave,
+        dispensations) only for these persons — typically the matched sets,
+        ``persons=match.matched["id"]`` — so that windows and outcomes of a
+        large register fit in memory.  Parquet files are filtered while they
+        are read (pyarrow; pandas alone would build the whole 60-M-row frame
+        first); other formats are read whole, then filtered.  The rows kept
+        are checked exactly as in a full load, with their row numbers in the
+        file; ids not in ``register/population`` are a
+        :class:`kureval.ConfigError`.  Participants and questionnaire answers
+        are always read whole.  Such a study cannot be matched
+        (:func:`match_reference` raises); see
+        :func:`kureval.study.io.load_study` for the details.
 
     Returns
     -------
     Study
-        The validated study with typed tables and an exclusions log.
+        The validated study with typed tables and an exclusions log (a
+        person-filtered load records the register rows it did not read, step
+        ``load``).
+
+    Examples
+    --------
+    >>> import kureval as kv
+    >>> study = kv.load_study("data/raw/demo")                  # doctest: +SKIP
+    >>> m = kv.match_reference(study)                           # doctest: +SKIP
+    >>> few = kv.load_study("data/raw/demo", persons=m.matched["id"])  # doctest: +SKIP
+    >>> w = kv.register_windows(few, m)                         # doctest: +SKIP
     """
     from kureval.instruments.registry import response_problems
     from kureval.study.io import load_study as _load
 
-    return _load(Path(path), extra_checks=(response_problems,))
+    return _load(Path(path), extra_checks=(response_problems,), persons=persons)
 
 
 def score(study: Study) -> pd.DataFrame:
@@ -51,7 +75,15 @@ def score(study: Study) -> pd.DataFrame:
 
 def match_reference(study: Study) -> MatchResult:
     """Choose matched reference persons for the study's participants (see
-    :func:`kureval.reference.study.match_reference`)."""
+    :func:`kureval.reference.study.match_reference`).
+
+    Raises
+    ------
+    ConfigError
+        The study was loaded with ``persons=`` (its register tables hold only
+        some persons, so candidates and their covariates would be wrong);
+        load it without ``persons=`` to match.
+    """
     from kureval.reference.study import match_reference as _match
 
     return _match(study)

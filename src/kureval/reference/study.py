@@ -51,6 +51,23 @@ def match_reference(study: Any) -> MatchResult:
         Exclusions are also recorded in ``study.exclusions`` (step
         ``"reference"``).
     """
+    from kureval.study.io import is_person_filtered
+
+    if is_person_filtered(study):
+        raise ConfigError(
+            [
+                Problem(
+                    None,
+                    None,
+                    "persons",
+                    None,
+                    "a study loaded with kv.load_study(path) without persons=: matching "
+                    "chooses reference persons from the whole register, but this study's "
+                    "register tables hold only the persons given in persons=",
+                )
+            ],
+            title="match_reference() needs the whole register",
+        )
     cfg = study.config.reference
     problems = []
     if cfg is None:

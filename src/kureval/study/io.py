@@ -8,13 +8,19 @@ while loading: a bad row is an error, not a silent exclusion.
 
 Row numbers (``_row``) are as a person sees them in the file: CSV line number
 (header = line 1), Excel sheet row, SPSS/Parquet record number + 1.
+
+``load_study(path, persons=ids)`` reads the register tables only for the
+persons ``ids`` (the matched sets of a large register): Parquet files are
+filtered while they are read (pyarrow, batch by batch, keeping each row's
+record number), other formats are read whole and then filtered; the rows
+kept are typed and checked exactly as in a full load.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +31,31 @@ from kureval.errors import ConfigError, DataError, Problem
 from kureval.study.config import TABLE_EXTENSIONS, StudyConfig, TableConfig, load_config
 from kureval.study.model import Study
 from kureval.study.rules import check_study
-from kureval.study.schema import ABSENT, TABLES, coerce_table, declared_order
+from kureval.study.schema import (
+    ABSENT,
+    TABLES,
+    _as_text,
+    _text_value,
+    coerce_table,
+    declared_order,
+    isin,
+)
 
-__all__ = ["find_table_file", "load_study", "read_table", "summary"]
+__all__ = [
+    "PERSONS_REASON",
+    "find_table_file",
+    "is_person_filtered",
+    "load_study",
+    "read_table",
+    "summary",
+]
+
+#: ``reason`` of the exclusions-log entries (step ``load``) that a person-filtered
+#: load (``load_study(..., persons=...)``) records for each register table.
+PERSONS_REASON = "rows of persons not in persons= (left out when loading)"
+#: ``DataFrame.attrs`` key: data rows of the file left out by ``read_table(persons=...)``.
+ROWS_LEFT_OUT = "kureval_rows_left_out"
+_BATCH_ROWS = 1 << 20
 
 REGISTER_DIR = "register"
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
@@ -209,6 +237,110 @@ def _read_frame(path: Path, file: str) -> tuple[pd.DataFrame | None, list[Proble
     return df, []
 
 
+def _id_value_set(kind: Any, persons: Collection[str]) -> tuple[str, Any] | None:
+    """How to compare a Parquet id column of Arrow type ``kind`` with ``persons``
+    in Arrow: ``(how, value_set)``, or None when it cannot be done exactly enough
+    (then the file is read whole and filtered in pandas).
+
+    The Arrow comparison may keep too many rows, never too few: the rows kept are
+    filtered again on the id as text (what :func:`coerce_table` makes of it).
+    """
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        inner = _id_value_set(kind.value_type, persons)
+        return None if inner is None or inner[0] != "text" else ("dictionary", inner[1])
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "text", pa.array(sorted(persons), type=pa.string())
+    if pa.types.is_integer(kind) and not pa.types.is_uint64(kind):
+        ints = sorted({int(p) for p in persons if p.lstrip("-").isdigit() and str(int(p)) == p})
+        return "int", pa.array(ints, type=pa.int64())
+    if pa.types.is_floating(kind):
+        floats = set()
+        for p in persons:
+            try:
+                floats.add(float(p))
+            except ValueError:
+                continue
+        return "float", pa.array(sorted(floats), type=pa.float64())
+    return None
+
+
+def _id_mask(column: Any, how: str, value_set: Any) -> Any:
+    """Boolean numpy mask: rows of an Arrow id column whose id may be in the value set."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if how == "dictionary":
+        hit = pc.is_in(pc.utf8_trim_whitespace(column.dictionary.cast(pa.string())), value_set)
+        mask = pc.take(hit, column.indices)
+    elif how == "text":
+        mask = pc.is_in(pc.utf8_trim_whitespace(column.cast(pa.string())), value_set)
+    elif how == "int":
+        mask = pc.is_in(column.cast(pa.int64()), value_set)
+    else:
+        mask = pc.is_in(column.cast(pa.float64()), value_set)
+    return mask.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _read_parquet_persons(
+    path: Path, file: str, id_column: str, persons: Collection[str]
+) -> tuple[pd.DataFrame | None, list[Problem], int | None]:
+    """The Parquet file's rows whose ``id_column`` may hold one of ``persons``,
+    with ``_row`` = record number + 1 as in :func:`_read_frame`, and the number
+    of data rows in the file (None when the filter could not be pushed into the
+    read: then the whole file is returned, to be filtered by the caller).
+
+    Why pyarrow: the file is read in batches of about a million rows and only
+    the wanted persons' rows of each batch reach pandas (a register of 60 M
+    visits needs about 10 GiB as a pandas frame, its 12,000 matched persons'
+    rows a few hundred MB).  ``pandas.read_parquet`` builds the whole frame
+    first; with ``filters=`` it hands the filter to pyarrow's dataset reader,
+    which (like ``pyarrow.dataset``) does not return the rows' record numbers
+    that error messages need.  Counting the batches' rows does.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        schema = pf.schema_arrow
+        names = [str(n).strip() for n in schema.names]
+        plan = (
+            _id_value_set(schema.field(names.index(id_column)).type, persons)
+            if id_column in names
+            else None
+        )
+        if plan is None:
+            pf.close()
+            df, problems = _read_frame(path, file)
+            return df, problems, None
+        where = names.index(id_column)
+        kept: list[Any] = []
+        rows: list[np.ndarray] = []
+        offset = 0
+        for batch in pf.iter_batches(batch_size=_BATCH_ROWS):
+            mask = _id_mask(batch.column(where), *plan)
+            if mask.any():
+                kept.append(batch.filter(pa.array(mask)))
+                rows.append(offset + np.flatnonzero(mask))
+            offset += batch.num_rows
+        total = pf.metadata.num_rows
+        pf.close()
+        table = (
+            pa.Table.from_batches(kept) if kept else schema.empty_table()
+        ).replace_schema_metadata(schema.metadata)
+        df = table.to_pandas()
+    except Exception as err:  # the readers raise library-specific errors
+        expected = f"a readable {path.suffix} file ({type(err).__name__}: {err})"
+        return None, [Problem(file, None, None, None, expected)], None
+    df = df.reset_index(drop=True)
+    df["_row"] = (np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)) + 2
+    return df, [], total
+
+
 # --------------------------------------------------------------------------- grid → frame
 
 
@@ -344,27 +476,37 @@ def _rename(
 
 
 def _read_any(
-    path: Path, file: str, table: str, cfg: TableConfig, notes: list[str]
-) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """The file as a DataFrame of raw values with the file's column names and ``_row``."""
+    path: Path,
+    file: str,
+    table: str,
+    cfg: TableConfig,
+    notes: list[str],
+    persons: Collection[str] | None = None,
+) -> tuple[pd.DataFrame | None, list[Problem], int | None]:
+    """The file as a DataFrame of raw values with the file's column names and
+    ``_row``, and the number of data rows in the file when the rows were
+    already narrowed down to ``persons`` while reading (None otherwise)."""
     suffix = path.suffix.lower()
+    if suffix == ".parquet" and persons is not None:
+        id_column = cfg.columns.get("person_id", "person_id")
+        return _read_parquet_persons(path, file, id_column, persons)
     if suffix in (".sav", ".parquet"):
-        return _read_frame(path, file)
+        return (*_read_frame(path, file), None)
     if suffix not in (".csv", ".xlsx"):
         expected = "a file ending in " + ", ".join(TABLE_EXTENSIONS)
-        return None, [Problem(file, None, None, None, expected)]
+        return None, [Problem(file, None, None, None, expected)], None
     if suffix == ".csv":
         raw, problems = _read_csv(path, file, table, cfg, notes)
     else:
         raw, problems = _read_xlsx(path, file, cfg)
     if raw is None:
-        return None, problems
+        return None, problems, None
     wanted = [cfg.columns.get(c, c) for c in TABLES[table].required_names]
     if suffix == ".csv" and _find_header(raw, wanted) is None:
         wrong = _delimiter_problem(raw, file, table, cfg)
         if wrong is not None:
-            return None, [wrong]
-    return _grid_to_frame(raw, file, table, cfg, wanted, text=suffix == ".csv")
+            return None, [wrong], None
+    return (*_grid_to_frame(raw, file, table, cfg, wanted, text=suffix == ".csv"), None)
 
 
 def read_table(
@@ -372,8 +514,10 @@ def read_table(
     table_config: TableConfig | None,
     table_name: str,
     file_label: str | None = None,
+    *,
+    persons: Collection[str] | None = None,
 ) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """Read and type one contract table.
+    """Read and type one contract table (or only the rows of some persons).
 
     Parameters
     ----------
@@ -386,6 +530,13 @@ def read_table(
         Contract table name, e.g. ``"participants"``.
     file_label : str, optional
         Name used in problems (default: the file name).
+    persons : collection of str, optional
+        Keep only the rows whose ``person_id`` (as text, as it is after
+        loading) is one of these; only those rows are typed and checked, and
+        ``_row`` still gives each row's number in the file.  A Parquet file is
+        filtered while it is read (see :func:`load_study`); other formats are
+        read whole, then filtered.  ``df.attrs["kureval_rows_left_out"]`` is
+        the number of the file's data rows left out.  None (default) = all rows.
 
     Returns
     -------
@@ -400,15 +551,23 @@ def read_table(
     notes: list[str] = []
     if not path.is_file():
         return None, [Problem(file, None, None, None, f"the file {file} (it does not exist)")]
-    df, problems = _read_any(path, file, table_name, cfg, notes)
+    df, problems, total = _read_any(path, file, table_name, cfg, notes, persons)
     if df is None:
         return None, problems
     df, problems = _rename(df, file, table_name, cfg)
     if problems:
         return None, problems
+    left_out = 0
+    if persons is not None:
+        # the id as coerce_table makes it (stripped text; 1001.0 from Excel -> "1001")
+        keep = isin(_as_text(df["person_id"]), persons)
+        left_out = (len(df) if total is None else total) - int(keep.sum())
+        df = df.loc[keep].reset_index(drop=True)
     colnames = {c: cfg.columns.get(c, c) for c in TABLES[table_name].column_names}
     typed, problems = coerce_table(df, table_name, file, colnames)
     typed.attrs["notes"] = notes
+    if persons is not None:
+        typed.attrs[ROWS_LEFT_OUT] = left_out
     return typed, problems
 
 
@@ -484,8 +643,49 @@ def _label(folder: Path, path: Path) -> str:
         return str(path)
 
 
+def _person_ids(persons: Iterable[Any]) -> frozenset[str]:
+    """``persons=`` as the set of ids as text (as ``person_id`` is after loading)."""
+    if isinstance(persons, str | bytes) or not isinstance(persons, Iterable):
+        raise ConfigError(
+            [
+                Problem(
+                    None,
+                    None,
+                    "persons",
+                    persons if isinstance(persons, str) else type(persons).__name__,
+                    "a list (or other collection) of person ids, e.g. "
+                    'persons=match.matched["id"], not a single id',
+                )
+            ],
+            title="load_study(persons=...) needs a collection of person ids",
+        )
+    ids: set[str] = set()
+    bad: list[Problem] = []
+    for value in persons:
+        text = _text_value(value)
+        if text is None:
+            bad.append(Problem(None, None, "persons", None, "a person id, not an empty value"))
+        else:
+            ids.add(str(text))
+    if bad:
+        raise ConfigError(bad[:1], title="load_study(persons=...) holds an empty id")
+    return frozenset(ids)
+
+
+def is_person_filtered(study: Study) -> bool:
+    """True when ``study`` was loaded with ``persons=`` (its register tables hold
+    only some persons' rows), as recorded in ``study.exclusions``."""
+    log = getattr(getattr(study, "exclusions", None), "table", None)
+    if log is None:  # not a loaded Study (e.g. tables assembled by hand)
+        return False
+    return bool(((log["step"] == "load") & (log["reason"] == PERSONS_REASON)).any())
+
+
 def load_study(
-    path: str | Path, extra_checks: Iterable[Callable[[Study], list[Problem]]] = ()
+    path: str | Path,
+    extra_checks: Iterable[Callable[[Study], list[Problem]]] = (),
+    *,
+    persons: Iterable[Any] | None = None,
 ) -> Study:
     """Read and validate a study folder.
 
@@ -497,6 +697,13 @@ def load_study(
         Each is called as ``check(study) -> list[Problem]`` once the tables
         were read and typed (e.g. instrument item ranges); its problems are
         reported together with the table problems.
+    persons : iterable of person ids, optional
+        Read the register tables (``population``, ``visits``, ``sick_leave``,
+        ``dispensations``) only for these persons, e.g. the ids of the matched
+        sets (``match.matched["id"]``).  Ids are compared as text, as
+        ``person_id`` is after loading (``1001`` and ``"1001"`` are the same).
+        ``participants`` and ``responses`` are still read whole.  None
+        (default) reads every row.  See Notes.
 
     Returns
     -------
@@ -505,24 +712,87 @@ def load_study(
     Raises
     ------
     ConfigError
-        ``study.toml`` is missing or invalid, or a table has two candidate files.
+        ``study.toml`` is missing or invalid, or a table has two candidate
+        files; ``persons`` is given for a study without register tables, is a
+        single string, holds an empty value, or names persons that are not in
+        ``register/population`` (all of them are listed).
     DataError
         Listing **every** problem in every table.
+
+    Notes
+    -----
+    **Reading only some persons** (``persons=``) makes the register design
+    feasible on a large register: with 1,000,000 persons (60 M visits, 3 M
+    sick-leave spells, 20 M dispensations in Parquet) a full load needs about
+    10 GiB, reading the 12,000 matched persons' rows about 1 GiB
+    (``benchmarks/bench_windows.py``).
+
+    * Parquet files are filtered **while they are read**, with pyarrow: the
+      file is read in batches of about a million rows, the ``person_id``
+      column of each batch is compared with the ids in Arrow
+      (``pyarrow.compute.is_in``, on the id with surrounding spaces removed),
+      and only the matching rows reach pandas.  pandas alone cannot do this
+      (``read_parquet`` builds the whole frame first), and a pyarrow dataset
+      filter does not give the rows' record numbers, which error messages
+      need.  CSV, Excel and SPSS files are read whole, then filtered.
+    * Validation is the same for the rows kept: they are typed and checked by
+      the same rules, and problems give each row's number **in the file**.
+      Rows of other persons are not checked.  The population rows of the
+      participants are read and checked too (so that "participant present in
+      register/population" is still checked), then left out unless the
+      participant is in ``persons``.
+    * Every register table then holds exactly the full load's rows of these
+      persons (same order, same ``_row``).  Ids not found in
+      ``register/population`` are an error: a matched id that is not in the
+      register means the ids or the study folder are not the right ones.
+    * The study records that it is person-filtered: ``study.exclusions`` gets
+      one entry per register table (step ``load``, reason
+      :data:`PERSONS_REASON`, the number of rows not read) and ``study.notes``
+      says so; :func:`is_person_filtered` tells.  Matching
+      (``kv.match_reference``) needs the whole register and refuses such a
+      study; register windows, DiD and survival for the given persons work.
     """
     folder = Path(path)
     config = load_config(folder)
+    wanted = None if persons is None else _person_ids(persons)
     files, ambiguous, problems = _locate(folder, config)
     if ambiguous:
         raise ConfigError(ambiguous, title="more than one file for a table")
+    if wanted is not None and not any(TABLES[n].register for n in files):
+        raise ConfigError(
+            [
+                Problem(
+                    None,
+                    None,
+                    "persons",
+                    None,
+                    "a study with register tables (register/population.*, …); "
+                    "this study has none, so persons= has nothing to select",
+                )
+            ],
+            title="load_study(persons=...) selects register rows",
+        )
     tables: dict[str, pd.DataFrame] = {}
     labels = {name: _label(folder, p) for name, p in files.items()}
     notes: list[str] = []
+    left_out: dict[str, int] = {}
     for name, file in files.items():
-        df, found = read_table(file, config.table(name), name, file_label=labels[name])
+        keep: frozenset[str] | None = None
+        if wanted is not None and TABLES[name].register:
+            keep = wanted
+            if name == "population" and "participants" in tables:
+                keep = wanted | frozenset(tables["participants"]["person_id"].dropna())
+        df, found = read_table(
+            file, config.table(name), name, file_label=labels[name], persons=keep
+        )
         problems += found
         if df is not None:
             tables[name] = df
             notes += df.attrs.pop("notes", [])
+            if keep is not None:
+                left_out[name] = int(df.attrs.pop(ROWS_LEFT_OUT))
+        if name == "population" and wanted is not None and df is not None:
+            _check_known(wanted, df, labels[name])
     if "participants" in tables and tables["participants"].empty:
         problems.append(
             Problem(labels["participants"], None, None, None, "at least one participant row")
@@ -536,10 +806,22 @@ def load_study(
     problems += check_study(tables, config, labels, colnames)
     for df in tables.values():
         df.attrs.pop(ABSENT, None)
+    if wanted is not None and "population" in tables:
+        pop = tables["population"]
+        mine = isin(pop["person_id"], wanted)
+        left_out["population"] += int((~mine).sum())
+        tables["population"] = pop.loc[mine].reset_index(drop=True)
     if "responses" in tables:
         resp = tables["responses"]
         known = resp["timepoint"].where(resp["timepoint"].isin(config.timepoints))
         resp["timepoint"] = pd.Categorical(known, dtype=declared_order(config))
+    if wanted is not None:
+        shown = ", ".join(f"{n} {k:,}" for n, k in left_out.items())
+        notes.append(
+            f"Register tables were read only for the {len(wanted):,} persons given in "
+            f"persons= (rows of other persons left out: {shown}); matching needs the "
+            "whole register."
+        )
     study = Study(
         path=folder,
         config=config,
@@ -552,6 +834,9 @@ def load_study(
         files=dict(files),
         notes=tuple(notes),
     )
+    for name, n in left_out.items():
+        detail = f"load_study(persons=...): {len(wanted or ())} persons asked for"
+        study.exclusions.record("load", name, PERSONS_REASON, n, detail)
     if structural:
         for check in extra_checks:
             try:
@@ -564,6 +849,27 @@ def load_study(
             title=f"the study in {str(folder)!r} breaks the data contract",
         )
     return study
+
+
+def _check_known(wanted: frozenset[str], population: pd.DataFrame, label: str) -> None:
+    """ConfigError listing the ids of ``persons=`` that are not in the population."""
+    found = set(population["person_id"].dropna().astype(str))
+    unknown = sorted(wanted - found)
+    if unknown:
+        raise ConfigError(
+            [
+                Problem(
+                    None,
+                    None,
+                    "persons",
+                    pid,
+                    f"a person_id present in {label} (persons= names a person the register "
+                    "does not hold; check that the ids and the study folder belong together)",
+                )
+                for pid in unknown
+            ],
+            title=f"load_study(persons=...) names {len(unknown)} persons not in {label}",
+        )
 
 
 def _sorted(problems: list[Problem], labels: Mapping[str, str]) -> list[Problem]:
