@@ -214,3 +214,19 @@ def test_anchor_covariates_computes_only_the_columns_asked_for() -> None:
     some = windows.anchor_covariates(groups, t["population"], tables, window, REG, columns=want)
     assert some.columns.tolist() == ["exposure_days", *want]
     pd.testing.assert_frame_equal(some, every[["exposure_days", *want]])
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_days_of_datetime_columns_equal_the_pandas_conversion(unit: str) -> None:
+    values = pd.Series(
+        [
+            pd.Timestamp("1969-12-31 23:59"),
+            pd.Timestamp("1900-03-01"),
+            pd.NaT,
+            pd.Timestamp("2021-06-30 12:00"),
+            pd.Timestamp("1970-01-01"),
+        ]
+    ).astype(f"datetime64[{unit}]")
+    expected = pd.to_datetime(pd.Series(values.astype(object))).to_numpy("datetime64[D]")
+    np.testing.assert_array_equal(windows._days(values), expected.astype(np.int64))
+    np.testing.assert_array_equal(windows._days(values.to_list()), expected.astype(np.int64))

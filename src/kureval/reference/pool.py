@@ -54,7 +54,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kureval.errors import ConfigError, DataError, Problem
-from kureval.register.windows import Tables, anchor_covariates, pre_window_covariates
+from kureval.register.windows import Tables, _lookup, anchor_covariates, pre_window_covariates
+from kureval.register.windows import _days as _day_numbers
 from kureval.study.reference_config import ReferenceConfig
 from kureval.study.register_config import RegisterConfig, WindowConfig
 
@@ -209,14 +210,12 @@ def _is_in(ids: pd.Series, index: pd.Index) -> pd.Series:
 
 def _positions(index: pd.Index, ids: pd.Series) -> np.ndarray:
     """``index.get_indexer(ids)`` (unique ``index``) by one pyarrow hash look-up."""
-    value_set = pa.array(index.to_numpy(dtype=object), type=pa.string())
-    pos = pc.index_in(pa.array(ids.astype(str), type=pa.string()), value_set=value_set)
-    return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return _lookup(index, ids)
 
 
 def _days(values: pd.Series, missing: int) -> np.ndarray:
     """Dates → int64 days since 1970-01-01; missing dates → ``missing``."""
-    d = pd.to_datetime(values).to_numpy("datetime64[D]").astype(np.int64)
+    d = _day_numbers(values)
     return np.where(d == _NAT, missing, d)
 
 

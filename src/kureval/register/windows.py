@@ -74,6 +74,9 @@ def _key(code: np.ndarray, day: np.ndarray) -> np.ndarray:
 
 def _days(values: Any) -> np.ndarray:
     """Dates → int64 days since 1970-01-01 (NaT stays the int64 minimum)."""
+    raw = values.to_numpy() if isinstance(values, pd.Series | pd.Index) else None
+    if raw is not None and raw.dtype.kind == "M":  # datetime64 of any unit: no pandas round trip
+        return raw.astype("datetime64[D]").view(np.int64)
     arr = pd.to_datetime(pd.Series(values)).to_numpy("datetime64[D]")
     return arr.astype(np.int64)
 
@@ -269,10 +272,12 @@ def _lookup(index: pd.Index, ids: pd.Series) -> np.ndarray:
     One pyarrow hash look-up (``index_in``); the same positions as
     ``index.get_indexer`` without building Python string objects.
     """
-    arr = pa.array(ids.astype(str), type=pa.string())
-    value_set = pa.array(index.to_numpy(dtype=object), type=pa.string())
+    arr = pa.array(ids.astype(str))
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.string())
+    value_set = pa.array(index.to_numpy(dtype=object), type=arr.type)
     pos = pc.index_in(arr, value_set=value_set)
-    return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.asarray(pos.fill_null(-1)).astype(np.int64)
 
 
 def _record(log: Any, table: str, reason: str, n: int, detail: str = "") -> None:
