@@ -230,3 +230,12 @@ def test_days_of_datetime_columns_equal_the_pandas_conversion(unit: str) -> None
     expected = pd.to_datetime(pd.Series(values.astype(object))).to_numpy("datetime64[D]")
     np.testing.assert_array_equal(windows._days(values), expected.astype(np.int64))
     np.testing.assert_array_equal(windows._days(values.to_list()), expected.astype(np.int64))
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_order_by_day_group_is_lexsort(wide: bool) -> None:
+    rng = np.random.default_rng(8)
+    day = rng.integers(17000, 17000 + (100_000 if wide else 40), 20_000)  # wide: the fallback
+    group = rng.integers(0, 3, 20_000)  # many ties of (day, group)
+    got = pool._order_by_day_group(day, group)
+    np.testing.assert_array_equal(got, np.lexsort((group, day)))
