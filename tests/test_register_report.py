@@ -131,6 +131,13 @@ def test_methods_text_states_units_covariance_types_and_windows():
     assert "visits per person and window (95 % CI" in text
     sv = rplots.methods_paragraph(matched, wins, [d], "2022-12-31", 30, lang="sv")
     assert not re.search(r"\d\.\d", sv.split("Varje deltagares")[1])  # decimal commas only
+    assert "describe the" not in text  # everybody matched: no estimand sentence
+    n_sets = matched["set_id"].nunique()
+    some = rplots.methods_paragraph(matched, wins, [d], "2022-12-31", 30, n_unmatched=12)
+    assert f"describe the {n_sets} participants who got at least one reference" in some
+    assert "12 participants had none" in some
+    few = rplots.methods_paragraph(matched, wins, [d], "2022-12-31", 30, lang="sv", n_unmatched=3)
+    assert "Färre än 5 deltagare fick ingen" in few and " 3 deltagare" not in few
 
 
 def test_exclusions_are_translated_and_suppressed():

@@ -436,12 +436,19 @@ def methods_paragraph(
     free_days: int,
     lang: str = "en",
     min_cell: int = 5,
+    n_unmatched: int | None = None,
 ) -> str:
     """The methods paragraph, filled in from the matched sets, the windows and the DiD results.
 
     States the unit of the differences (per person and window, as counted;
     shares in percentage points), the covariance of the DiD (CR1) and of the
     count models (HC0 with the cluster factor only), and the KM disclosure rule.
+    ``n_unmatched``: participants of the programme without any reference (not
+    placed in the register, or none in their stratum or within the caliper);
+    when > 0 the paragraph says that the estimates are about the matched
+    participants only (with a caliper the estimand is the effect in the
+    matched participants, not in all), giving the number as "fewer than
+    ``min_cell``" when it is small.
     """
     check_lang(lang)
     reused = any("id" in r.effect.cluster for r in results)
@@ -459,6 +466,20 @@ def methods_paragraph(
         hc1_factor=_fmt(max(_hc1_factor(r) for r in results), 4, lang) if results else "–",
     )
     lines = [text]
+    if n_unmatched:
+        shown = (
+            str(n_unmatched)
+            if n_unmatched >= min_cell
+            else t("reg_fewer_than", lang, min_cell=min_cell)
+        )
+        lines.append(
+            t(
+                "reg_methods_estimand",
+                lang,
+                n_sets=int(matched["set_id"].nunique()),
+                n_unmatched=shown,
+            )
+        )
     for r in results:
         k = _scale(r.outcome)
         lo, hi = r.conf_int()

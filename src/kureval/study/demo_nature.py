@@ -4,6 +4,17 @@ The synthetic register itself (population, visits, stays, sick leave,
 dispensations) is made by :mod:`kureval.study.demo_register`, whose module
 docstring documents the whole generating model, including the selection of
 the 118 participants and the programme effect implemented here.
+
+True effects come at two levels: :func:`participant_effects` gives each
+participant's expected effect on their own post window, and
+:func:`true_effects` (the ``effects`` of ``TRUTH``) averages it over all 118
+participants.  A caliper-matched analysis leaves out the participants whose
+propensity scores no reference reaches — the heaviest users, whose expected
+reduction in inpatient psychiatric days is several times the others' — so it
+estimates the mean of :func:`participant_effects` over the participants it
+keeps, not the all-participant average; :func:`build_detailed` returns the
+per-participant effects so that a simulation can compare each analysis with
+its own estimand.
 """
 
 from __future__ import annotations
@@ -167,27 +178,34 @@ def _window_share(pop: dict[str, np.ndarray], persons: np.ndarray, index: np.nda
     return np.maximum((hi - lo).astype(int) + 1, 0)
 
 
-def true_effects(
+def participant_effects(
     pop: dict[str, np.ndarray],
     picks: np.ndarray,
     index: np.ndarray,
     n_rep: int = 1000,
     seed: int = 4627,
-) -> dict[str, float]:
-    """True programme effects on the participants' post window (index day 0…364).
+) -> dict[str, np.ndarray]:
+    """True programme effect of each participant on their post window (index day 0…364).
 
-    Conditional on the participants' person-level rates, index dates and exit
-    dates (the average treatment effect on the treated of the generating
-    model): primary care exactly, ``−Σ_y days_y · min(rate_y, 1) / 365``
-    averaged over participants; inpatient psychiatric days by Monte Carlo
-    (``n_rep`` replays of each participant's stays with a separate seed) as
-    ``−Q_INPATIENT`` × the expected days in the window of stays admitted on or
-    after the index date, counting a stay's days either as calendar days from
-    admission to discharge inclusive or as nights (discharge − admission).
+    One value per participant (in the order of ``picks``), conditional on the
+    participant's person-level rates, index date and exit date: primary care
+    exactly, ``−Σ_y days_y · min(rate_y, 1) / 365``; inpatient psychiatric
+    days by Monte Carlo (``n_rep`` replays of the participant's stays with a
+    separate seed) as ``−Q_INPATIENT`` × the expected days in the window of
+    stays admitted on or after the index date, counting a stay's days either
+    as calendar days from admission to discharge inclusive or as nights
+    (discharge − admission).  ``post_exposure_days``: covered days of the
+    window.
+
+    A matched analysis estimates the effect in the participants it keeps
+    (those in a matched set); the mean of these values over exactly those
+    participants is its estimand, while :func:`true_effects` averages over all
+    participants.  The two differ when the participants left unmatched
+    (propensity scores beyond the references' within the caliper) are the
+    heaviest users, as they are for inpatient psychiatric days.
     """
     cover = _window_share(pop, picks, index)
     rate = yearly_rate(pop, "primary_care")[picks]
-    pc = -(cover * np.minimum(rate, 1.0)).sum(axis=1) / 365.0
     rep = np.tile(picks, n_rep)
     sub = {k: v[rep] for k, v in pop.items()}
     lo, days = exposure(sub)
@@ -198,14 +216,47 @@ def true_effects(
     post = adm >= idx
     incl = np.where(post, overlap_days(adm, dis, idx, idx + 364 * DAY), 0)
     nights = np.where(post, overlap_days(adm, dis - DAY, idx, idx + 364 * DAY), 0)
-    exposure_years = cover.sum() / 365.0
+    who = person % picks.size  # replay row r · n + j is participant j
     return {
-        "visits_primary_care": float(pc.mean()),
-        "visits_primary_care_per_person_year": float(pc.sum() / exposure_years),
-        "inpatient_psychiatry_days": float(-Q_INPATIENT * incl.sum() / rep.size),
-        "inpatient_psychiatry_days_nights": float(-Q_INPATIENT * nights.sum() / rep.size),
+        "visits_primary_care": -(cover * np.minimum(rate, 1.0)).sum(axis=1) / 365.0,
+        "inpatient_psychiatry_days": -Q_INPATIENT
+        * np.bincount(who, weights=incl, minlength=picks.size)
+        / n_rep,
+        "inpatient_psychiatry_days_nights": -Q_INPATIENT
+        * np.bincount(who, weights=nights, minlength=picks.size)
+        / n_rep,
+        "post_exposure_days": cover.sum(axis=1).astype(float),
+    }
+
+
+def true_effects(
+    pop: dict[str, np.ndarray],
+    picks: np.ndarray,
+    index: np.ndarray,
+    n_rep: int = 1000,
+    seed: int = 4627,
+    by_participant: dict[str, np.ndarray] | None = None,
+) -> dict[str, float]:
+    """True programme effects on the participants' post window (index day 0…364).
+
+    The average over all participants of :func:`participant_effects` (the
+    average treatment effect on the treated of the generating model, given the
+    participants' person-level rates, index dates and exit dates), the same per
+    person-year of exposure, and 0 for every outcome the programme does not
+    touch.  ``by_participant``: the result of :func:`participant_effects`, when
+    already computed.
+    """
+    e = by_participant or participant_effects(pop, picks, index, n_rep, seed)
+    exposure_years = e["post_exposure_days"].sum() / 365.0
+    return {
+        "visits_primary_care": float(e["visits_primary_care"].mean()),
+        "visits_primary_care_per_person_year": float(
+            e["visits_primary_care"].sum() / exposure_years
+        ),
+        "inpatient_psychiatry_days": float(e["inpatient_psychiatry_days"].mean()),
+        "inpatient_psychiatry_days_nights": float(e["inpatient_psychiatry_days_nights"].mean()),
         "inpatient_psychiatry_days_per_person_year": float(
-            -Q_INPATIENT * incl.sum() / n_rep / exposure_years
+            e["inpatient_psychiatry_days"].sum() / exposure_years
         ),
         "visits_specialist": 0.0,
         "visits_psychiatry_outpatient": 0.0,
@@ -214,7 +265,7 @@ def true_effects(
         "any_sick_leave": 0.0,
         "ddd_N06A": 0.0,
         "any_N06A": 0.0,
-        "mean_post_exposure_days": float(cover.sum(axis=1).mean()),
+        "mean_post_exposure_days": float(e["post_exposure_days"].mean()),
     }
 
 
@@ -236,6 +287,19 @@ SESSIONS_OFFERED = 36  # 12 weeks, 3 half-days a week
 
 def build(seed: int = 2014) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, object]]:
     """Participants of programme 2, the register tables and the true effects with counts."""
+    part, tables, info, _ = build_detailed(seed)
+    return part, tables, info
+
+
+def build_detailed(
+    seed: int = 2014,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, object], pd.DataFrame]:
+    """As :func:`build`, plus each participant's true effects (:func:`participant_effects`).
+
+    The fourth item has one row per participant, indexed by ``person_id``, with
+    the columns of :func:`participant_effects`; the outcomes the programme does
+    not touch have a true effect of 0 for everybody and are not listed.
+    """
     rng = np.random.default_rng(seed)
     pop = population(rng, N_PERSONS)
     ev = events(rng, pop)
@@ -250,8 +314,9 @@ def build(seed: int = 2014) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict
     overlapping = count_overlaps(
         ids[ev["sick_leave"]["person"]], ev["sick_leave"]["start"], ev["sick_leave"]["end"]
     )
+    each = participant_effects(pop, picks, index)
     info: dict[str, object] = {
-        "effects": true_effects(pop, picks, index),
+        "effects": true_effects(pop, picks, index, by_participant=each),
         "n_persons": N_PERSONS,
         "n_exits": int(pop["has_exit"].sum()),
         "n_movers_in": int((pop["in_from"] > DATA_START).sum()),
@@ -259,7 +324,8 @@ def build(seed: int = 2014) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict
         "sick_leave_overlapping_spells": overlapping,
         "participants_by_group": {g: int((groups == g).sum()) for g in GROUP_COUNTS},
     }
-    return part, tables, info
+    by_participant = pd.DataFrame(each, index=pd.Index(ids[picks], name="person_id"))
+    return part, tables, info, by_participant
 
 
 def count_overlaps(person: np.ndarray, start: np.ndarray, end: np.ndarray) -> int:
