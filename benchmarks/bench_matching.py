@@ -32,8 +32,10 @@ the development machine is shared); the peak resident memory is ``ru_maxrss``
 of the process.  On the Firecracker VM much of the pool's time is the kernel
 zeroing freshly mapped pages; glibc's allocator can be told to keep freed memory
 (``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000``), which cut pool + match
-by 10–30 % in the measurements of ``RESULTS-matching.md``.  Results go to stdout and to
-``benchmarks/output/bench_matching.json``.
+by 10–30 % in the measurements of ``RESULTS-matching.md``.  On the same VM numpy's
+huge-page requests make first-touch faults dearer still; ``NUMPY_MADVISE_HUGEPAGE=0``
+(numpy's documented switch) brought pool + match at 10⁶ persons from 133 s to 111 s.
+Results go to stdout and to ``benchmarks/output/bench_matching.json``.
 """
 
 from __future__ import annotations

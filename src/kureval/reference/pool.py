@@ -492,7 +492,8 @@ def _pool_frame(
             "age_band": text(parts["age_band"], band_text),
             "person_key": np.r_[reg.index.get_indexer(pd.Index(parts["person_id"])), idx],
             "row_key": np.r_[prank, len(parts) + period_no * n_pop + reg.rank[idx]],
-        }
+        },
+        copy=False,
     )
 
 
@@ -731,6 +732,4 @@ def _add_covariates(
                 for m in missing
             ]
         )
-    for c in cov.columns:
-        data[c] = cov[c].to_numpy()
-    return data
+    return pd.concat([data, cov], axis=1)

@@ -766,17 +766,18 @@ def _dense_parts(
         ok = code >= 0
         day = _days(visits["date"])
         care_code, care_names = _labels(visits["care_type"])
-        present = set(care_names[np.unique(care_code[ok][relevant[code[ok]]])])
+        seen = np.bincount(care_code[ok & relevant[code]], minlength=len(care_names)) > 0
+        present = set(care_names[seen])
         kinds = list(CARE_TYPES) + sorted(present - set(CARE_TYPES))
         kinds = [k for k in kinds if wanted(f"visits_{k}")]
         if kinds:
             col = {k: int(np.flatnonzero(care_names == k)[0]) for k in kinds if k in care_names}
-            codes_of = np.full(len(care_names) + 1, len(col), dtype=np.int8)  # last: not wanted
+            codes_of = np.full(len(care_names), len(col), dtype=np.int8)  # len(col): not wanted
             for j, k in enumerate(col):
                 codes_of[col[k]] = j
-            kind = codes_of[care_code[ok]]
-            keep = kind < len(col)
-            by_day = _ByDay(code[ok][keep], day[ok][keep], kind[keep])
+            kind = codes_of[care_code]
+            sel = ok & (kind < len(col))
+            by_day = _ByDay(code[sel], day[sel], kind[sel])
             parts["visits"] = (by_day, len(col), kinds, {k: j for j, k in enumerate(col)})
         if wanted("inpatient_psychiatry_days"):
             inpatient = ok & np.isin(
