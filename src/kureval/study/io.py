@@ -221,14 +221,76 @@ def _read_xlsx(path: Path, file: str, cfg: TableConfig) -> tuple[_Raw | None, li
     return _Raw(pd.DataFrame(padded, dtype=object), numbers), []
 
 
-def _read_frame(path: Path, file: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+def _date_columns(table: str, cfg: TableConfig) -> frozenset[str]:
+    """Names in the file of the table's contract date columns."""
+    return frozenset(
+        cfg.columns.get(c.name, c.name) for c in TABLES[table].columns if c.kind == "date"
+    )
+
+
+def _as_timestamps(column: Any) -> Any:
+    """An Arrow date column as ``timestamp[ns]`` (None when a date does not fit)."""
+    import pyarrow as pa
+
+    try:
+        return column.cast(pa.timestamp("ns"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _dates_cast(schema: Any, date_columns: Collection[str]) -> list[str]:
+    """The file's columns that are contract date columns stored as Arrow dates
+    (none when column names repeat: then the file is read as it is)."""
+    import pyarrow as pa
+
+    names = [str(n) for n in schema.names]
+    stripped = [n.strip() for n in names]
+    index = (schema.pandas_metadata or {}).get("index_columns", [])
+    if len(set(stripped)) != len(stripped) or any(isinstance(i, str) for i in index):
+        return []  # repeated names, or an index stored as columns: read as it is
+    return [
+        n
+        for n, s in zip(names, stripped, strict=True)
+        if s in date_columns and pa.types.is_date(schema.field(n).type)
+    ]
+
+
+def _read_parquet(path: Path, date_columns: Collection[str]) -> pd.DataFrame:
+    """``pandas.read_parquet(path)``, except that contract date columns stored as
+    Arrow dates arrive as ``datetime64[ns]`` (converted in Arrow) instead of one
+    Python ``datetime.date`` object per cell: 15 M visits hold 30 M dates.  A
+    column with a date outside 1677-09-22…2262-04-11 is read as it is."""
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    cast = _dates_cast(schema, date_columns)
+    if not cast:
+        return pd.read_parquet(path)
+    stamps = pq.read_table(path, columns=cast)
+    dates = {n: s for n in cast if (s := _as_timestamps(stamps.column(n))) is not None}
+    if not dates:
+        return pd.read_parquet(path)
+    names = [str(n) for n in schema.names]
+    rest = [n for n in names if n not in dates]
+    if rest:
+        df = pd.read_parquet(path, columns=rest)
+    else:
+        df = pd.DataFrame(index=pd.RangeIndex(stamps.num_rows))
+    for name in sorted(dates, key=names.index):
+        df.insert(names.index(name), name, dates[name].to_pandas().to_numpy())
+    return df
+
+
+def _read_frame(
+    path: Path, file: str, date_columns: Collection[str] = ()
+) -> tuple[pd.DataFrame | None, list[Problem]]:
     try:
         if path.suffix.lower() == ".sav":
             import pyreadstat
 
             df, _meta = pyreadstat.read_sav(str(path))
         else:
-            df = pd.read_parquet(path)
+            df = _read_parquet(path, date_columns)
     except Exception as err:  # the readers raise library-specific errors
         expected = f"a readable {path.suffix} file ({type(err).__name__}: {err})"
         return None, [Problem(file, None, None, None, expected)]
@@ -286,7 +348,11 @@ def _id_mask(column: Any, how: str, value_set: Any) -> Any:
 
 
 def _read_parquet_persons(
-    path: Path, file: str, id_column: str, persons: Collection[str]
+    path: Path,
+    file: str,
+    id_column: str,
+    persons: Collection[str],
+    date_columns: Collection[str] = (),
 ) -> tuple[pd.DataFrame | None, list[Problem], int | None]:
     """The Parquet file's rows whose ``id_column`` may hold one of ``persons``,
     with ``_row`` = record number + 1 as in :func:`_read_frame`, and the number
@@ -295,8 +361,8 @@ def _read_parquet_persons(
 
     Why pyarrow: the file is read in batches of about a million rows and only
     the wanted persons' rows of each batch reach pandas (a register of 60 M
-    visits needs about 10 GiB as a pandas frame, its 12,000 matched persons'
-    rows a few hundred MB).  ``pandas.read_parquet`` builds the whole frame
+    visits is about 4 GiB as a typed pandas frame and more while it is read,
+    its 12,000 matched persons' rows a few hundred MB).  ``pandas.read_parquet`` builds the whole frame
     first; with ``filters=`` it hands the filter to pyarrow's dataset reader,
     which (like ``pyarrow.dataset``) does not return the rows' record numbers
     that error messages need.  Counting the batches' rows does.
@@ -315,7 +381,7 @@ def _read_parquet_persons(
         )
         if plan is None:
             pf.close()
-            df, problems = _read_frame(path, file)
+            df, problems = _read_frame(path, file, date_columns)
             return df, problems, None
         where = names.index(id_column)
         kept: list[Any] = []
@@ -332,6 +398,10 @@ def _read_parquet_persons(
         table = (
             pa.Table.from_batches(kept) if kept else schema.empty_table()
         ).replace_schema_metadata(schema.metadata)
+        for name in _dates_cast(schema, date_columns):  # as in _read_parquet
+            stamps = _as_timestamps(table.column(name))
+            if stamps is not None:
+                table = table.set_column(table.schema.get_field_index(name), name, stamps)
         df = table.to_pandas()
     except Exception as err:  # the readers raise library-specific errors
         expected = f"a readable {path.suffix} file ({type(err).__name__}: {err})"
@@ -489,9 +559,9 @@ def _read_any(
     suffix = path.suffix.lower()
     if suffix == ".parquet" and persons is not None:
         id_column = cfg.columns.get("person_id", "person_id")
-        return _read_parquet_persons(path, file, id_column, persons)
+        return _read_parquet_persons(path, file, id_column, persons, _date_columns(table, cfg))
     if suffix in (".sav", ".parquet"):
-        return (*_read_frame(path, file), None)
+        return (*_read_frame(path, file, _date_columns(table, cfg)), None)
     if suffix not in (".csv", ".xlsx"):
         expected = "a file ending in " + ", ".join(TABLE_EXTENSIONS)
         return None, [Problem(file, None, None, None, expected)], None
@@ -724,8 +794,8 @@ def load_study(
     **Reading only some persons** (``persons=``) makes the register design
     feasible on a large register: with 1,000,000 persons (60 M visits, 3 M
     sick-leave spells, 20 M dispensations in Parquet) a full load needs about
-    10 GiB, reading the 12,000 matched persons' rows about 1 GiB
-    (``benchmarks/bench_windows.py``).
+    7 GiB and a minute, reading the 12,000 matched persons' rows about 0.7 GiB
+    and 8 s (``benchmarks/bench_study_io.py --register``, RESULTS-study-io.md).
 
     * Parquet files are filtered **while they are read**, with pyarrow: the
       file is read in batches of about a million rows, the ``person_id``

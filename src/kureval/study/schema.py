@@ -18,7 +18,7 @@ column as named in the file, the value and what was expected.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -223,8 +223,13 @@ class ProblemSink:
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
-        rows = df["_row"].to_numpy()[mask]
-        vals = np.asarray(values, dtype=object)[mask]
+        where = np.flatnonzero(mask)
+        rows = df["_row"].to_numpy()[where]
+        # only the offending cells become Python objects (a column may hold millions)
+        if isinstance(values, pd.Series):
+            vals = np.asarray(values.iloc[where], dtype=object)
+        else:
+            vals = np.asarray(values, dtype=object)[where]
         shown = self.col(column)
         self.problems.extend(
             Problem(self.file, int(r), shown, plain_value(v), expected)
@@ -249,15 +254,75 @@ def plain_value(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- stage 1: typing
+#
+# Every column is typed and checked with vectorised operations (pandas / pyarrow):
+# a register holds tens of millions of rows.  Text stays Arrow-backed ("str");
+# only the cells of a problem become Python objects (ProblemSink.add_rows).  The
+# per-value :func:`_text_value` is the definition of "a value as text"; the
+# vectorised paths give the same text and fall back on it for value kinds they
+# do not cover (mixed Python objects from Excel or SPSS).  tests/test_schema_fast.py
+# checks each path against the per-value computation.
+
+
+def _is_arrow_text(values: Any) -> bool:
+    """Is ``values`` pandas' Arrow-backed string dtype (``"str"`` with pyarrow)?"""
+    dtype = getattr(values, "dtype", None)
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def _missing(value: Any) -> bool:
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and value != value)
+    )
 
 
 def isin(values: pd.Series, allowed: Any) -> np.ndarray:
-    """Boolean array: is each value in ``allowed``?  (Hash-based on object values;
-    pandas' ``isin`` on Arrow-backed strings is much slower.)"""
-    return values.astype(object).isin(list(allowed)).to_numpy(dtype=bool)
+    """Boolean array: is each value in ``allowed``?  (Python equality, as
+    ``values.astype(object).isin(list(allowed))``; a missing value is "in"
+    when ``allowed`` holds a missing value.)
+
+    Arrow-backed text against text is compared in Arrow
+    (``pyarrow.compute.is_in``), float64 / int64 against numbers in numpy;
+    anything else on Python objects."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if _is_arrow_text(values) and _is_arrow_text(allowed):  # e.g. the ids of another table
+        hit = pc.is_in(pa.array(values.array), value_set=pa.array(allowed.array).drop_null())
+        out = np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+        if bool(allowed.isna().any()):
+            out |= values.isna().to_numpy()
+        return out
+    allowed = list(allowed)
+    if _is_arrow_text(values) and all(isinstance(a, str) or _missing(a) for a in allowed):
+        value_set = pa.array([a for a in allowed if isinstance(a, str)], type=pa.large_string())
+        arr = pa.array(values.array)
+        hit = pc.is_in(arr.cast(pa.large_string()), value_set=value_set, skip_nulls=True)
+        out = np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+        if any(_missing(a) for a in allowed):  # missing "in" missing, as in pandas
+            out |= values.isna().to_numpy()
+        return out
+    if (
+        isinstance(values, pd.Series)
+        and values.dtype.kind in "fiu"
+        and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
+        and all(
+            isinstance(a, int | float | np.integer | np.floating)
+            and not isinstance(a, bool | np.bool_)
+            and abs(float(a)) < 2**53  # (NaN fails)
+            for a in allowed
+        )
+    ):
+        return np.isin(values.to_numpy(), np.asarray(allowed, dtype="float64"))
+    return values.astype(object).isin(allowed).to_numpy(dtype=bool)
 
 
 def _text_value(v: Any) -> Any:
+    """One value as text (stripped; missing, empty and "NA" as None): the per-value
+    definition that the vectorised :func:`_as_text` follows."""
     if v is None or v is pd.NA or v is pd.NaT:
         return None
     if isinstance(v, float):
@@ -278,13 +343,77 @@ def _text_value(v: Any) -> Any:
     return None if text in MISSING_MARKERS else text
 
 
+def _text_plain(s: pd.Series) -> pd.Series:
+    """:func:`_text_value` value by value, as ``"str"`` (missing = NaN)."""
+    text = s.map(_text_value).astype(object)
+    return text.astype("str").where(text.notna())
+
+
+def _str_series(arr: Any, index: pd.Index) -> pd.Series:
+    """An Arrow string array as a ``"str"`` Series (null = NaN) on ``index``."""
+    import pyarrow as pa
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    out = pd.Series(arr.cast(pa.large_string()).to_pandas(), copy=False)
+    if out.dtype != "str":  # pragma: no cover - a pandas without the Arrow string default
+        out = out.astype("str")
+    return out.set_axis(index)
+
+
 def _as_text(s: pd.Series) -> pd.Series:
-    """Values as stripped text, missing (empty, "NA") as NaN; object dtype."""
+    """Values as stripped text, missing (empty, "NA") as NaN; dtype ``"str"``.
+
+    Equal to :func:`_text_value` applied to each value (:func:`_text_plain`), but
+    vectorised for text, categorical (e.g. Parquet dictionary) and number columns.
+    """
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        import pyarrow as pa
+
+        categories = _as_text(pd.Series(dtype.categories, dtype=dtype.categories.dtype))
+        codes = s.cat.codes.to_numpy()
+        absent = codes < 0
+        indices = pa.array(codes, mask=absent if absent.any() else None)
+        taken = pa.array(categories.array).cast(pa.large_string()).take(indices)
+        return _str_series(taken, s.index)
     if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
         out = s.str.strip()
         missing = (out == MISSING_MARKERS[0]) | (out == MISSING_MARKERS[1])
-        return out.where(~missing).astype(object)
-    return s.map(_text_value).astype(object)
+        out = out.where(~missing)
+        if _is_arrow_text(out) and getattr(out.dtype, "na_value", None) is not pd.NA:
+            return out
+        text = out.astype(object)
+        return text.astype("str").where(text.notna())
+    if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+        return _text_plain(s)  # Python objects, dates, booleans: value by value
+    # numbers: whole numbers as integers ("1001", also for 1001.0), others as repr()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    absent = s.isna().to_numpy()
+    if dtype.kind in "iu":
+        numbers = (s.fillna(0) if absent.any() else s).to_numpy()
+        return _str_series(pc.cast(pa.array(numbers, mask=absent), pa.large_string()), s.index)
+    if dtype.kind != "f":
+        return _text_plain(s)
+    x = s.to_numpy(dtype="float64", na_value=np.nan)
+    whole = ~absent & np.isfinite(x) & (np.abs(x) < 2.0**63)
+    whole[whole] = x[whole] % 1 == 0
+    ints = np.where(whole, x, 0).astype("int64")
+    text = _str_series(pc.cast(pa.array(ints, mask=~whole), pa.large_string()), s.index)
+    rest = np.flatnonzero(~absent & ~whole)
+    if len(rest):
+        text.iloc[rest] = np.asarray([_text_value(float(v)) for v in x[rest]], dtype=object)
+    return text
+
+
+def _far_dates(values: pd.Series) -> pd.Series:
+    """Dates outside what ``datetime64[ns]`` holds (they are reported as out of range)."""
+    if values.dtype == "datetime64[ns]":
+        return pd.Series(False, index=values.index)
+    lo, hi = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
+    return (values.notna() & ((values < lo) | (values > hi))).fillna(False).astype(bool)
 
 
 def _parse_numbers(text: pd.Series) -> pd.Series:
@@ -295,62 +424,93 @@ def _parse_numbers(text: pd.Series) -> pd.Series:
 def _coerce_column(
     s: pd.Series, spec: ColumnSpec, df: pd.DataFrame, sink: ProblemSink
 ) -> pd.Series:
+    # ``shown``: the values a problem shows (the cell as text, or the typed value
+    # where that reads the same: plain_value(Timestamp) is _text_value's ISO text)
     out: Any
+    far = None  # dates pandas cannot hold in nanoseconds (year < 1678 or > 2261)
     if spec.kind == "date" and pd.api.types.is_datetime64_any_dtype(s):
         parsed = pd.to_datetime(s).dt.tz_localize(None) if getattr(s.dt, "tz", None) else s
-        out = parsed.astype("datetime64[ns]")
-        text = out.map(_text_value)
+        far = _far_dates(parsed)
+        out = parsed.where(~far).astype("datetime64[ns]")
+        shown = parsed
     elif (
         spec.kind in ("int", "float")
         and pd.api.types.is_numeric_dtype(s)
         and not pd.api.types.is_bool_dtype(s)
     ):
         out = s.astype("float64")
-        text = s.astype(object)
+        shown = s
     else:
-        text = _as_text(s)
+        shown = _as_text(s)
         out = None
-    present = text.notna().to_numpy()
+    present = shown.notna().to_numpy()
     if not spec.nullable:
-        sink.add_rows(df, ~present, spec.name, text, f"a value ({spec.name} may not be empty)")
+        sink.add_rows(df, ~present, spec.name, shown, f"a value ({spec.name} may not be empty)")
     if spec.kind in ("id", "text"):
-        return _check_codes(text.astype("str").where(text.notna()), spec, df, sink)
+        return _check_codes(shown, spec, df, sink)
     if spec.kind == "date":
         if out is None:
-            out = pd.to_datetime(
-                text.astype("str").where(text.notna()), format="ISO8601", errors="coerce"
-            )
-            out = out.astype("datetime64[ns]")
-        bad = present & out.isna().to_numpy()
-        sink.add_rows(df, bad, spec.name, text, "a date written YYYY-MM-DD")
-        odd = (out < _DATE_MIN) | (out > _DATE_MAX)
+            out = pd.to_datetime(shown, format="ISO8601", errors="coerce")
+            far = _far_dates(out)
+            out = out.where(~far).astype("datetime64[ns]")
+        assert far is not None  # set on both paths to a date column
+        bad = present & out.isna().to_numpy() & ~far.to_numpy(dtype=bool)
+        sink.add_rows(df, bad, spec.name, shown, "a date written YYYY-MM-DD")
+        odd = ((out < _DATE_MIN) | (out > _DATE_MAX)) | far
         sink.add_rows(
             df,
             odd.to_numpy(dtype=bool),
             spec.name,
-            text,
+            shown,
             "a date between 1900-01-01 and 2100-12-31",
         )
         return out
     if out is None:
-        out = _parse_numbers(text.astype("str").where(text.notna()))
+        out = _parse_numbers(shown)
     bad = present & out.isna().to_numpy()
     sink.add_rows(
-        df, bad, spec.name, text, "a number" if spec.kind == "float" else "a whole number"
+        df, bad, spec.name, shown, "a number" if spec.kind == "float" else "a whole number"
     )
     if spec.kind == "int":
-        frac = (out % 1 != 0).to_numpy(dtype=bool) & ~bad & present
-        sink.add_rows(df, frac, spec.name, text, "a whole number")
-        out = out.where(out % 1 == 0).round().astype("Int64")
+        whole = (out % 1 == 0).to_numpy(dtype=bool)
+        sink.add_rows(df, ~whole & ~bad & present, spec.name, shown, "a whole number")
+        out = out.where(whole).round().astype("Int64")
     if spec.allowed is not None:
         sink.add_rows(
             df,
             out.notna().to_numpy() & ~isin(out, spec.allowed),
             spec.name,
-            text,
+            shown,
             "one of " + ", ".join(f"{a:g}" for a in spec.allowed),
         )
     return out
+
+
+def _per_distinct(text: pd.Series, test: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
+    """``test(text)`` (a boolean array, False where missing) computed once per
+    distinct value of Arrow-backed ``text`` and spread back to the rows: a
+    register column such as ``diagnosis``, ``atc`` or ``person_id`` holds few
+    distinct values among millions of rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(pa.array(text.array))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    words = _str_series(encoded.dictionary, pd.RangeIndex(len(encoded.dictionary)))
+    hit = np.append(np.asarray(test(words), dtype=bool), False)  # last: missing values
+    return hit[encoded.indices.fill_null(len(hit) - 1).to_numpy(zero_copy_only=False)]
+
+
+def _fullmatch(text: pd.Series, pattern: str) -> np.ndarray:
+    return text.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
+
+
+def _matches(text: pd.Series, pattern: str) -> np.ndarray:
+    """Boolean array: does each (present) value match ``pattern`` in full?"""
+    if _is_arrow_text(text) and len(text) > 0:
+        return _per_distinct(text, lambda words: _fullmatch(words, pattern))
+    return _fullmatch(text, pattern)
 
 
 def _check_codes(
@@ -361,7 +521,7 @@ def _check_codes(
         bad = has & ~isin(out, spec.allowed)
         sink.add_rows(df, bad, spec.name, out, "one of " + ", ".join(spec.allowed))
     if spec.pattern is not None:
-        bad = has & ~out.str.fullmatch(spec.pattern).fillna(False).to_numpy(dtype=bool)
+        bad = has & ~_matches(out, spec.pattern)
         sink.add_rows(df, bad, spec.name, out, spec.pattern_text)
     return out
 
@@ -432,12 +592,18 @@ def looks_like_personnummer(ids: pd.Series) -> pd.Series:
     >>> looks_like_personnummer(pd.Series(["19121212-1212", "121212+1212", "P0001", "1234567890"])).tolist()
     [True, True, False, False]
     """
+    if _is_arrow_text(ids) and len(ids) > 0:  # once per distinct value (ids repeat)
+        return pd.Series(_per_distinct(ids, _personnummer_mask), index=ids.index)
+    return pd.Series(_personnummer_mask(ids), index=ids.index)
+
+
+def _personnummer_mask(ids: pd.Series) -> np.ndarray:
     text = ids.astype("str")
     out = pd.Series(False, index=ids.index)
     candidate = text.str.contains(r"\d{6}", regex=True).fillna(False).to_numpy(dtype=bool)
     if candidate.any():  # the full pattern only where six digits occur: fast on long tables
         out[candidate] = text[candidate].str.fullmatch(PERSONNUMMER).fillna(False).astype(bool)
-    return out
+    return out.to_numpy(dtype=bool)
 
 
 def declared_order(config: StudyConfig) -> pd.CategoricalDtype:
