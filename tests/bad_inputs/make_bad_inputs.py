@@ -312,6 +312,10 @@ CASES: dict[str, tuple[Edit, str]] = {
         _sub(P, "2021-01-12", "12/01/2021x"),
         'error = "DataError"\ncontains = "YYYY-MM-DD"\n[[problems]]\nfile = "participants.csv"\nrow = 3\ncolumn = "referral_date"\n',
     ),
+    "date_year_0001": (  # parses, but beyond what pandas holds in ns: an error, not a crash
+        _sub(P, "2021-01-12", "0001-01-12"),
+        'error = "DataError"\ncontains = "between 1900-01-01 and 2100-12-31"\n[[problems]]\nfile = "participants.csv"\nrow = 3\ncolumn = "referral_date"\n',
+    ),
     "end_before_start": (
         _sub(P, "2021-02-01,2021-04-15,10,8", "2021-02-01,2021-01-20,10,8"),
         'error = "DataError"\n[[problems]]\nfile = "participants.csv"\nrow = 3\ncolumn = "end_date"\n',
