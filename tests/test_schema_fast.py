@@ -56,6 +56,12 @@ def _plain_add(sink: list[Problem], file: str, df, mask, column, values, expecte
     )
 
 
+def _plain_far(values: pd.Series) -> np.ndarray:
+    """Per value: a date outside what datetime64[ns] holds (reported as out of range)."""
+    lo, hi = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
+    return np.array([v is not pd.NaT and pd.notna(v) and (v < lo or v > hi) for v in values])
+
+
 def _plain_column(s: pd.Series, spec: ColumnSpec, df, sink: list[Problem], file: str):
     add = lambda mask, values, expected: _plain_add(  # noqa: E731
         sink, file, df, mask, spec.name, values, expected
@@ -63,8 +69,9 @@ def _plain_column(s: pd.Series, spec: ColumnSpec, df, sink: list[Problem], file:
     out: Any = None
     if spec.kind == "date" and pd.api.types.is_datetime64_any_dtype(s):
         parsed = pd.to_datetime(s).dt.tz_localize(None) if getattr(s.dt, "tz", None) else s
-        out = parsed.astype("datetime64[ns]")
-        text = out.map(schema._text_value)
+        far = _plain_far(parsed)
+        out = parsed.where(~far).astype("datetime64[ns]")
+        text = parsed.map(schema._text_value)
     elif (
         spec.kind in ("int", "float")
         and pd.api.types.is_numeric_dtype(s)
@@ -88,12 +95,14 @@ def _plain_column(s: pd.Series, spec: ColumnSpec, df, sink: list[Problem], file:
         return codes
     if spec.kind == "date":
         if out is None:
-            out = pd.to_datetime(
+            parsed = pd.to_datetime(
                 text.astype("str").where(text.notna()), format="ISO8601", errors="coerce"
-            ).astype("datetime64[ns]")
-        add(present & out.isna().to_numpy(), text, "a date written YYYY-MM-DD")
-        odd = (out < schema._DATE_MIN) | (out > schema._DATE_MAX)
-        add(odd.to_numpy(dtype=bool), text, "a date between 1900-01-01 and 2100-12-31")
+            )
+            far = _plain_far(parsed)
+            out = parsed.where(~far).astype("datetime64[ns]")
+        add(present & out.isna().to_numpy() & ~far, text, "a date written YYYY-MM-DD")
+        odd = ((out < schema._DATE_MIN) | (out > schema._DATE_MAX)).to_numpy(dtype=bool) | far
+        add(odd, text, "a date between 1900-01-01 and 2100-12-31")
         return out
     if out is None:
         out = schema._parse_numbers(text.astype("str").where(text.notna()))
@@ -147,9 +156,9 @@ def _shown(problems: list[Problem]) -> list[tuple[str, ...]]:
 
 
 def _outcome(fn: Any) -> tuple[Any, ...]:
-    """(frame, problems), or the exception the plain computation also raises
-    (a date that does not fit datetime64[ns], such as year 1000, raises
-    OutOfBoundsDatetime on both paths)."""
+    """(frame, problems), or the exception raised (compared between the two paths;
+    a date that does not fit datetime64[ns], such as year 1000, is a problem, not
+    an exception)."""
     try:
         return fn()
     except Exception as err:  # compared between the two paths, not hidden
