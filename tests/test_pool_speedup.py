@@ -71,19 +71,79 @@ def test_latest_group_equals_last_occurrence() -> None:
     np.testing.assert_array_equal(pool._latest_group(person, group, 40), expected)
 
 
-def test_in_strata_equals_inner_merge() -> None:
+@pytest.mark.parametrize("exact", [["sex"], ["sex", "age_band", "diagnosis_group"], ["age"]])
+def test_strata_codes_equal_an_inner_merge_of_the_values(exact: list[str]) -> None:
+    """Candidates kept by the integer-coded stratum test are those an inner merge of
+    their text values with the participants' keys keeps (unknown values never match)."""
+    from kureval.study.reference_config import ReferenceConfig
+
     rng = np.random.default_rng(5)
-    rows = pd.DataFrame(
+    n = 400
+    population = pd.DataFrame(
         {
-            "sex": rng.choice(["F", "M"], 300).astype(object),
-            "age_band": rng.choice(["20-29", "30-39", "40-49"], 300).astype(object),
-            "diagnosis_group": rng.choice(["a", "b", None], 300).astype(object),
+            "person_id": [f"R{i:03d}" for i in range(n)],
+            "sex": rng.choice(["F", "M"], n),
+            "birth_year": rng.integers(1950, 2000, n).astype(float),
+            "in_register_from": pd.NaT,
+            "exit_date": pd.NaT,
         }
     )
-    keys = rows.sample(12, random_state=1).reset_index(drop=True)
-    merged = rows.merge(keys.drop_duplicates(), on=list(rows.columns), how="inner")
-    inside = pool._in_strata(rows, keys)
-    pd.testing.assert_frame_equal(rows.loc[inside].reset_index(drop=True), merged)
+    groups = {"a": ("F32",), "b": ("F41",)}
+    reg = pool._register(population, None, None, groups)
+    cfg = ReferenceConfig(
+        programme="P", covariates=("age",), exact=tuple(exact), diagnosis_groups=groups
+    )
+    anchor = pd.Timestamp("2020-03-01")
+    idx = np.sort(rng.choice(n, 300, replace=False))
+    g = rng.integers(0, 3, 300)  # 2 = "none"
+    values = pd.DataFrame(
+        {
+            "sex": reg.sex[idx],
+            "age": 2020.0 - reg.birth[idx],
+            "age_band": pool._band(pd.Series(2020.0 - reg.birth[idx]), 10).to_numpy(),
+            "diagnosis_group": np.array(["a", "b", "none"], dtype=object)[g],
+        }
+    )[exact]
+    if exact == ["sex"]:
+        keys = pd.DataFrame({"sex": ["F", "X"]})  # "X": a value no candidate has
+    elif exact == ["age"]:
+        keys = pd.concat([values.sample(8, random_state=1), pd.DataFrame({"age": [-1.0]})])
+    else:
+        keys = pd.concat(
+            [values.sample(8, random_state=1), values.iloc[:1].assign(sex="X")],
+            ignore_index=True,
+        )
+    inside = pool._in_strata_codes(anchor, idx, g, reg, cfg, keys)
+    merged = values.reset_index().merge(keys.drop_duplicates(), on=exact, how="inner")
+    np.testing.assert_array_equal(np.flatnonzero(inside), np.sort(merged["index"].to_numpy()))
+    assert 0 < inside.sum() < len(idx)
+
+
+def test_exact_variables_the_pool_does_not_define_are_refused() -> None:
+    from kureval.errors import ConfigError
+    from kureval.study.reference_config import ReferenceConfig
+
+    cfg = ReferenceConfig(programme="P", covariates=("age",), exact=("sex", "municipality"))
+    participants = pd.DataFrame(
+        {
+            "person_id": ["p1"],
+            "programme": ["P"],
+            "sex": ["F"],
+            "birth_year": [1980],
+            "start_date": pd.to_datetime(["2020-02-10"]),
+        }
+    )
+    population = pd.DataFrame(
+        {
+            "person_id": ["p1", "c1"],
+            "sex": ["F", "F"],
+            "birth_year": [1980, 1981],
+            "in_register_from": pd.NaT,
+            "exit_date": pd.NaT,
+        }
+    )
+    with pytest.raises(ConfigError, match="municipality"):
+        pool.build_pool(participants, population, None, None, None, cfg, REG)
 
 
 def _register(seed: int) -> dict[str, pd.DataFrame]:

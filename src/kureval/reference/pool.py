@@ -374,9 +374,12 @@ def _candidates(
     return _Period(anchor, idx, g, n_eligible)
 
 
+EXACT_VARIABLES = ("sex", "age", "age_band", "diagnosis_group", "index_period")
+
+
 def _exact_codes(
     var: str, anchor: pd.Timestamp, idx: np.ndarray, g: np.ndarray, reg: _Register, width: int
-) -> tuple[np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray]:
     """Small integer codes of a candidate exact variable and the value of each code."""
     if var == "sex":
         return reg.sex_code[idx], reg.sex_levels
@@ -390,7 +393,7 @@ def _exact_codes(
         if var == "age_band":
             return code.reshape(-1), _band(pd.Series(levels), width).to_numpy()
         return code.reshape(-1), levels
-    return None
+    raise AssertionError(var)  # build_pool admits EXACT_VARIABLES only
 
 
 def _in_strata_codes(
@@ -403,18 +406,12 @@ def _in_strata_codes(
 ) -> np.ndarray:
     """Candidates whose exact-variable values occur among the participants' ``keys``.
 
-    The same rows as :func:`_in_strata` on the candidates' values, compared as
-    small integer codes (no per-row strings)."""
+    The same rows as an inner merge of the candidates' values with ``keys``,
+    compared as small integer codes (no per-row strings)."""
     key = np.zeros(len(idx), dtype=np.int64)
     part_key = np.zeros(len(keys), dtype=np.int64)
     for var in keys.columns:
-        coded = _exact_codes(var, anchor, idx, g, reg, cfg.age_band_years)
-        if coded is None:  # a variable the pool does not code: compare the values themselves
-            values = pd.DataFrame({var: _candidate_values(var, anchor, idx, g, reg, cfg)})
-            return _in_strata(values, keys[[var]]) & _in_strata_codes(
-                anchor, idx, g, reg, cfg, keys.drop(columns=var)
-            )
-        code, levels = coded
+        code, levels = _exact_codes(var, anchor, idx, g, reg, cfg.age_band_years)
         lookup = {v: i for i, v in enumerate(levels.tolist())}
         pcode = np.array([lookup.get(v, -1) for v in keys[var].tolist()], dtype=np.int64)
         part_key = part_key * (len(levels) + 1) + pcode + 1
@@ -497,37 +494,6 @@ def _pool_frame(
     )
 
 
-def _candidate_values(
-    var: str,
-    anchor: pd.Timestamp,
-    idx: np.ndarray,
-    g: np.ndarray,
-    reg: _Register,
-    cfg: ReferenceConfig,
-) -> np.ndarray:
-    """Values of any other pool column of the candidates (for exact variables the pool does not code)."""
-    empty = pd.DataFrame(
-        {
-            c: pd.Series([], dtype=object)
-            for c in ("row_id", "person_id", "sex", "diagnosis_group", "age_band")
-        }
-        | {
-            "index_date": pd.Series([], dtype="datetime64[ns]"),
-            "index_period": pd.Series([], dtype="datetime64[ns]"),
-            "age": pd.Series([], dtype=float),
-        }
-    )
-    frame = _pool_frame(empty, [_Period(anchor, idx, g, len(idx))], reg, cfg)
-    return frame[var].to_numpy()
-
-
-def _in_strata(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
-    """Rows whose exact-variable values occur in ``keys`` (an inner join, rows kept in order)."""
-    both = pd.concat([keys, rows], ignore_index=True)
-    codes = both.groupby(list(both.columns), sort=False, dropna=False).ngroup().to_numpy()
-    return np.isin(codes[len(keys) :], codes[: len(keys)])
-
-
 def build_pool(
     participants: pd.DataFrame,
     population: pd.DataFrame,
@@ -561,7 +527,21 @@ def build_pool(
     if config.order != "data":  # the canonical (row_id) order; "data" keeps the table's order
         parts = parts.iloc[np.argsort(parts["row_id"].to_numpy(dtype=object), kind="stable")]
         parts = parts.reset_index(drop=True)
-    exact = [v for v in dict.fromkeys([*config.exact, "index_period"]) if v in parts.columns]
+    unknown = [v for v in config.exact if v not in EXACT_VARIABLES]
+    if unknown:
+        raise ConfigError(
+            [
+                Problem(
+                    "study.toml",
+                    None,
+                    "reference.exact",
+                    v,
+                    "an exact-matching variable of the pool: " + ", ".join(EXACT_VARIABLES),
+                )
+                for v in unknown
+            ]
+        )
+    exact = list(dict.fromkeys([*config.exact, "index_period"]))
     periods: list[_Period] = []
     for anchor in sorted(parts["index_period"].unique()):
         anchor = pd.Timestamp(anchor)
