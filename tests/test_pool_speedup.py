@@ -299,3 +299,16 @@ def test_order_by_day_group_is_lexsort(wide: bool) -> None:
     group = rng.integers(0, 3, 20_000)  # many ties of (day, group)
     got = pool._order_by_day_group(day, group)
     np.testing.assert_array_equal(got, np.lexsort((group, day)))
+
+
+def test_weighted_gram_in_blocks_equals_one_product() -> None:
+    from kureval.reference import propensity
+
+    rng = np.random.default_rng(9)
+    x = np.asfortranarray(rng.normal(size=(10_000, 5)))
+    w = rng.random(10_000)
+    whole = x.T @ (x * w[:, None])
+    one = propensity._weighted_gram(x, w, np.empty((10_000, 5), order="F"))
+    blocks = propensity._weighted_gram(x, w, np.empty((1_024, 5), order="F"))  # 10 blocks
+    np.testing.assert_allclose(one, whole, rtol=1e-13)
+    np.testing.assert_allclose(blocks, whole, rtol=1e-12)

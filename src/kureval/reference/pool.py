@@ -272,7 +272,7 @@ def _register(
     if sick_leave is not None:
         sp = table_codes["sick_leave"] = _positions(index, sick_leave["person_id"])
         sick = (sp, _days(sick_leave["start_date"], big), _days(sick_leave["end_date"], big))
-    ids_arrow = pa.array(ids.to_numpy(dtype=object), type=pa.string())
+    ids_arrow = pa.array(ids.to_numpy(dtype=object), type=pa.large_string())  # pandas "str" type
     by_rank = np.asarray(pc.sort_indices(ids_arrow), dtype=np.int64)
     rank = np.empty(len(ids), dtype=np.int64)
     rank[by_rank] = np.arange(len(ids))
@@ -447,14 +447,16 @@ def _pool_frame(
     age = birth_year - reg.birth[idx]
     row_ids = [
         pc.binary_join_element_wise(
-            p.anchor.strftime("%Y-%m-%d"), pc.take(reg.ids_arrow, p.idx), "|"
+            pa.scalar(p.anchor.strftime("%Y-%m-%d"), pa.large_string()),
+            pc.take(reg.ids_arrow, p.idx),
+            pa.scalar("|", pa.large_string()),
         )
         for p in periods
     ]
     pid = parts["row_id"].to_numpy(dtype=object)
     prank = np.empty(len(parts), dtype=np.int64)
     prank[np.argsort(pid, kind="stable")] = np.arange(len(parts))
-    group_names = pa.array([*reg.groups, "none"], type=pa.string())
+    group_names = pa.array([*reg.groups, "none"], type=pa.large_string())
     index_dt = parts["index_date"].to_numpy("datetime64[ns]")
     period_dt = parts["index_period"].to_numpy("datetime64[ns]")
     width = cfg.age_band_years
@@ -463,25 +465,28 @@ def _pool_frame(
     band_code = np.where(np.isfinite(band_no), band_no - first_band, -1).astype(np.int64)
     n_bands = int(band_code.max()) + 1 if len(band_code) else 0
     levels = (first_band + np.arange(n_bands)) * width
-    band_labels = pa.array(_band(pd.Series(levels), width).tolist(), type=pa.string())
+    band_labels = pa.array(_band(pd.Series(levels), width).tolist(), type=pa.large_string())
     band_text = pc.take(band_labels, pa.array(band_code, mask=band_code < 0))
 
     def text(part_values: pd.Series, cand: pa.Array | pa.ChunkedArray) -> pd.Series:
         head = pa.array(
-            part_values.astype(object).where(part_values.notna(), None).tolist(), type=pa.string()
+            part_values.astype(object).where(part_values.notna(), None).tolist(),
+            type=pa.large_string(),
         )
         chunks = cand.chunks if isinstance(cand, pa.ChunkedArray) else [cand]
-        return _str(pa.chunked_array([head, *chunks], type=pa.string()))
+        return _str(pa.chunked_array([head, *chunks], type=pa.large_string()))
 
     return pd.DataFrame(
         {
-            "row_id": text(parts["row_id"], pa.chunked_array(row_ids, type=pa.string())),
+            "row_id": text(parts["row_id"], pa.chunked_array(row_ids, type=pa.large_string())),
             "person_id": text(parts["person_id"], pc.take(reg.ids_arrow, idx)),
             "treat": np.r_[np.ones(len(parts), np.int64), np.zeros(len(idx), np.int64)],
             "index_date": np.concatenate([index_dt, anchor]),
             "sex": text(
                 parts["sex"],
-                pc.take(pa.array(reg.sex_levels.tolist(), type=pa.string()), reg.sex_code[idx]),
+                pc.take(
+                    pa.array(reg.sex_levels.tolist(), type=pa.large_string()), reg.sex_code[idx]
+                ),
             ),
             "age": np.concatenate([parts["age"].to_numpy(dtype=float), age]),
             "diagnosis_group": text(parts["diagnosis_group"], pc.take(group_names, grp)),

@@ -135,6 +135,25 @@ def _check_covariates(data: pd.DataFrame, covariates: Sequence[str]) -> None:
         raise DataError(problems, title="the propensity covariates cannot be used")
 
 
+_BLOCK = 1 << 20  # rows per block of the weighted cross-product
+
+
+def _weighted_gram(xf: np.ndarray, w: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """X' diag(w) X, summed over blocks of ``len(buf)`` rows (one block when n ≤ 2²⁰, the
+    same single product as before; larger designs need no n × k temporary)."""
+    n, block = len(xf), len(buf)
+    if n == block:
+        np.multiply(xf, w[:, None], out=buf)
+        return xf.T @ buf
+    gram = np.zeros((xf.shape[1], xf.shape[1]))
+    for i in range(0, n, block):
+        xb = xf[i : i + block]
+        wb = buf[: len(xb)]
+        np.multiply(xb, w[i : i + block, None], out=wb)
+        gram += xb.T @ wb
+    return gram
+
+
 def _newton(
     x: np.ndarray, y: np.ndarray, tol: float = 1e-10, maxiter: int = 100
 ) -> tuple[np.ndarray, int, bool]:
@@ -144,8 +163,9 @@ def _newton(
     deviance is below ``tol`` (R's ``glm`` rule, with a tighter tolerance).
     """
     xf = np.asfortranarray(x)
-    buf = np.empty_like(xf)
     n = xf.shape[0]
+    block = min(n, _BLOCK)
+    buf = np.empty((block, xf.shape[1]), order="F")  # one block of w·X, not all n rows
     p, w, r = np.empty(n), np.empty(n), np.empty(n)  # reused: no fresh pages per iteration
     sign = np.where(y > 0.5, -1.0, 1.0)
     beta = np.zeros(x.shape[1])
@@ -160,10 +180,9 @@ def _newton(
         np.reciprocal(p, out=p)
         np.subtract(1.0, p, out=w)  # w = p (1 − p)
         w *= p
-        np.multiply(xf, w[:, None], out=buf)
         np.subtract(y, p, out=r)
         try:
-            step = np.linalg.solve(xf.T @ buf, xf.T @ r)
+            step = np.linalg.solve(_weighted_gram(xf, w, buf), xf.T @ r)
         except np.linalg.LinAlgError:
             return beta, maxiter, False
         beta = beta + step
