@@ -33,8 +33,8 @@ of the process.  On the Firecracker VM much of the pool's time is the kernel
 zeroing freshly mapped pages; glibc's allocator can be told to keep freed memory
 (``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000``), which cut pool + match
 by 10–30 % in the measurements of ``RESULTS-matching.md``.  On the same VM numpy's
-huge-page requests make first-touch faults dearer still; ``NUMPY_MADVISE_HUGEPAGE=0``
-(numpy's documented switch) brought pool + match at 10⁶ persons from 133 s to 111 s.
+huge-page requests make first-touch faults dearer (``NUMPY_MADVISE_HUGEPAGE=0`` is
+numpy's switch; see ``RESULTS-matching.md`` for when it helped).
 Results go to stdout and to ``benchmarks/output/bench_matching.json``.
 """
 
