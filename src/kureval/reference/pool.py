@@ -54,7 +54,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kureval.errors import ConfigError, DataError, Problem
-from kureval.register.windows import Tables, _lookup, anchor_covariates, pre_window_covariates
+from kureval.register.windows import (
+    Tables,
+    _lookup,
+    anchor_covariates,
+    pre_window_covariates,
+    zero_unseen_visits,
+)
 from kureval.register.windows import _days as _day_numbers
 from kureval.study.reference_config import ReferenceConfig
 from kureval.study.register_config import RegisterConfig, WindowConfig
@@ -208,11 +214,6 @@ def _is_in(ids: pd.Series, index: pd.Index) -> pd.Series:
     return pd.Series(hit.to_numpy(zero_copy_only=False), index=ids.index)
 
 
-def _positions(index: pd.Index, ids: pd.Series) -> np.ndarray:
-    """``index.get_indexer(ids)`` (unique ``index``) by one pyarrow hash look-up."""
-    return _lookup(index, ids)
-
-
 def _days(values: pd.Series, missing: int) -> np.ndarray:
     """Dates → int64 days since 1970-01-01; missing dates → ``missing``."""
     d = _day_numbers(values)
@@ -224,7 +225,6 @@ class _Register:
     """The population as arrays indexed by person code (row of the population table)."""
 
     ids: pd.Series
-    sex: np.ndarray
     birth: np.ndarray
     in_from: np.ndarray
     exit: np.ndarray
@@ -262,7 +262,7 @@ def _register(
         lookup = np.array([names.index(g) if isinstance(g, str) else -1 for g in of_code] + [-1])
         g = lookup[codes]  # code −1 (missing diagnosis) → last entry, −1
         keep = g >= 0
-        table_codes["visits"] = _positions(index, visits["person_id"])
+        table_codes["visits"] = _lookup(index, visits["person_id"])
         person = table_codes["visits"][keep]
         day = _days(visits["date"][keep], _NAT)
         ok = person >= 0
@@ -270,14 +270,13 @@ def _register(
         gp, gd, gg = person[ok][order], day[ok][order], g[keep][ok][order]
     sick = None
     if sick_leave is not None:
-        sp = table_codes["sick_leave"] = _positions(index, sick_leave["person_id"])
+        sp = table_codes["sick_leave"] = _lookup(index, sick_leave["person_id"])
         sick = (sp, _days(sick_leave["start_date"], big), _days(sick_leave["end_date"], big))
     ids_arrow = pa.array(ids.to_numpy(dtype=object), type=pa.large_string())  # pandas "str" type
     by_rank = np.asarray(pc.sort_indices(ids_arrow), dtype=np.int64)
     rank = np.empty(len(ids), dtype=np.int64)
     rank[by_rank] = np.arange(len(ids))
-    sex = population["sex"].astype(str).to_numpy(dtype=object)
-    sex_code, sex_levels = pd.factorize(sex)
+    sex_code, sex_levels = pd.factorize(population["sex"].astype(str).to_numpy(dtype=object))
     return _Register(
         sex_code=np.asarray(sex_code, dtype=np.int64),
         sex_levels=np.asarray(sex_levels, dtype=object),
@@ -285,7 +284,6 @@ def _register(
         rank=rank,
         ids_arrow=ids_arrow,
         ids=ids,
-        sex=sex,
         birth=population["birth_year"].to_numpy(dtype=float),
         in_from=_days(population["in_register_from"], np.iinfo(np.int64).min // 2),
         exit=_days(population["exit_date"], big),
@@ -687,7 +685,7 @@ def _add_covariates(
     codes = data["person_key"].to_numpy()[: len(parts)]
     for name, t in zip(("visits", "sick_leave", "dispensations"), used, strict=True):
         if t is not None and name not in pop.table_codes:
-            pop.table_codes[name] = _positions(pop.index, t["person_id"])
+            pop.table_codes[name] = _lookup(pop.index, t["person_id"])
     # this call checks the tables (bad stays, spells, dates), so the next one need not
     first = pre_window_covariates(codes, idx_day, population, used, window, reg, pop.table_codes)
     groups = [(int(np.datetime64(p.anchor.date(), "D").astype(np.int64)), p.idx) for p in periods]
@@ -697,10 +695,7 @@ def _add_covariates(
     )
     first = first[[c for c in first.columns if c in rest.columns or c in names]]
     cov = pd.concat([first, rest], ignore_index=True)
-    visit_cols = [c for c in cov.columns if c.startswith("visits_")]
-    if cov[visit_cols].isna().any().any():  # a care type seen only among participants or only
-        exposed = cov["exposure_days"].to_numpy() > 0  # among candidates: 0 where observed
-        cov.loc[exposed, visit_cols] = cov.loc[exposed, visit_cols].fillna(0.0)
+    cov = zero_unseen_visits(cov)  # a care type seen among participants or candidates only
     missing = [c for c in cfg.covariates if c not in cov.columns and c not in data.columns]
     if missing:
         raise ConfigError(

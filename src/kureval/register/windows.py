@@ -315,7 +315,7 @@ def _visit_outcomes(
     skey, order = _sorted_events(code, day)
     s_care = care_code[order]
     out = {}
-    for ct in list(CARE_TYPES) + sorted(set(care_names[np.unique(care_code)]) - set(CARE_TYPES)):
+    for ct in _care_kinds(care_names[np.unique(care_code)]):
         out[f"visits_{ct}"] = q.points(skey[np.isin(s_care, np.flatnonzero(care_names == ct))])
     mask = np.isin(care_code, np.flatnonzero(care_names == "psychiatry_inpatient"))
     dis = _days(visits["discharge_date"])[keep]
@@ -324,6 +324,16 @@ def _visit_outcomes(
     n_over = _overlapping(code[mask], day[mask], dis[mask])
     _record(ctx["log"], "visits", "overlapping inpatient stays (a day counted once)", n_over)
     return out
+
+
+def _care_kinds(seen: np.ndarray) -> list[str]:
+    """The ``visits_<care type>`` columns: the standard care types, then others seen (sorted)."""
+    return list(CARE_TYPES) + sorted(set(seen) - set(CARE_TYPES))
+
+
+def _atc_hit(atc_names: np.ndarray, group: str) -> np.ndarray:
+    """Which ATC codes belong to ``group`` (code starts with it)."""
+    return np.array([str(a).startswith(group) for a in atc_names], dtype=bool)
 
 
 def _labels(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -392,8 +402,7 @@ def _dispensation_outcomes(
     q: _Queries = ctx["q"]
     out = {}
     for group in ctx["atc_groups"]:
-        hit = np.array([str(a).startswith(group) for a in atc_names], dtype=bool)
-        mask = np.isin(s_atc, np.flatnonzero(hit))
+        mask = np.isin(s_atc, np.flatnonzero(_atc_hit(atc_names, group)))
         out[f"ddd_{group}"] = q.points(skey[mask], s_ddd[mask])
         out[f"any_{group}"] = (q.points(skey[mask]) > 0).astype(float)
     return out
@@ -736,10 +745,19 @@ def anchor_covariates(
         pos = np.flatnonzero(~full)
         for c in rest.columns:
             out.loc[pos, c] = rest[c].to_numpy()
-        visit_cols = [c for c in out.columns if c.startswith("visits_")]
-        exposed = out["exposure_days"].to_numpy() > 0
-        out.loc[exposed, visit_cols] = out.loc[exposed, visit_cols].fillna(0.0)
+        out = zero_unseen_visits(out)
     return out
+
+
+def zero_unseen_visits(frame: pd.DataFrame) -> pd.DataFrame:
+    """Covariates of row groups computed apart, put together: a ``visits_<care type>``
+    column that one group lacks (nobody there had that care type) is 0 where the
+    window was observed, not missing."""
+    cols = [c for c in frame.columns if c.startswith("visits_")]
+    if frame[cols].isna().any().any():
+        exposed = frame["exposure_days"].to_numpy() > 0
+        frame.loc[exposed, cols] = frame.loc[exposed, cols].fillna(0.0)
+    return frame
 
 
 def _dense_parts(
@@ -767,9 +785,7 @@ def _dense_parts(
         day = _days(visits["date"])
         care_code, care_names = _labels(visits["care_type"])
         seen = np.bincount(care_code[ok & relevant[code]], minlength=len(care_names)) > 0
-        present = set(care_names[seen])
-        kinds = list(CARE_TYPES) + sorted(present - set(CARE_TYPES))
-        kinds = [k for k in kinds if wanted(f"visits_{k}")]
+        kinds = [k for k in _care_kinds(care_names[seen]) if wanted(f"visits_{k}")]
         if kinds:
             col = {k: int(np.flatnonzero(care_names == k)[0]) for k in kinds if k in care_names}
             codes_of = np.full(len(care_names), len(col), dtype=np.int8)  # len(col): not wanted
@@ -804,7 +820,7 @@ def _dense_parts(
         ok = code >= 0
         atc_code, atc_names = _labels(dispensations["atc"])
         ddd = np.nan_to_num(dispensations["ddd"].to_numpy(dtype=float))
-        hits = {g: np.array([str(a).startswith(g) for a in atc_names], dtype=bool) for g in groups}
+        hits = {g: _atc_hit(atc_names, g) for g in groups}
         day = _days(dispensations["date"])
         parts["dispensations"] = (_ByDay(code[ok], day[ok], atc_code[ok], ddd[ok]), hits, want)
     return parts
